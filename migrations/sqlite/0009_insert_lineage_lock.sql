@@ -1,0 +1,1 @@
+INSERT INTO lineage_lock (id) VALUES (1);

@@ -1,0 +1,197 @@
+//! Configuration: defaults < `.env` < environment < command-line flags. The environment names
+//! are those of the original DolphinScheduler service where one existed (`DS_SERVICE_HOST`,
+//! `DS_SERVICE_PORT`, `LOG_LEVEL`).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::LayerRules;
+use crate::storage::PoolSettings;
+
+/// The data portal service.
+#[derive(Debug, Parser)]
+#[command(name = "dataportal", version, about)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Database and logging, shared by every command.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the gRPC API (applies pending migrations first unless --no-migrate).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+/// Settings every command takes.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Database URL: `mysql://user:password@host:3306/db` or `sqlite://path/to/file.db`.
+    /// Defaults to an SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<SecretUrl>,
+    /// Where the embedded SQLite database lives; created when missing.
+    #[arg(long, env = "DATA_DIR", global = true, default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Most database connections.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", global = true, default_value_t = 32)]
+    pub db_max_connections: u32,
+    /// Seconds a request waits for a database connection before failing with UNAVAILABLE.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", global = true, default_value_t = 5)]
+    pub db_acquire_timeout_secs: u64,
+    /// Log level (TRACE, DEBUG, INFO, WARN, ERROR) or a tracing filter such as `dataportal=debug,info`.
+    #[arg(long, env = "LOG_LEVEL", global = true, default_value = "INFO")]
+    pub log_level: String,
+    /// `json` (one JSON object per line) or `text`.
+    #[arg(long, env = "LOG_FORMAT", global = true, default_value = "json")]
+    pub log_format: LogFormat,
+}
+
+/// Settings of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address the gRPC server binds.
+    #[arg(long, env = "DS_SERVICE_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port of the gRPC server; 0 picks a free one (the log says which).
+    #[arg(long, env = "DS_SERVICE_PORT", default_value_t = 8081)]
+    pub port: u16,
+    /// Do not apply pending migrations at start.
+    #[arg(long, env = "NO_MIGRATE")]
+    pub no_migrate: bool,
+    /// Milliseconds between database health probes.
+    #[arg(long, env = "HEALTH_CHECK_INTERVAL_MS", default_value_t = 1000)]
+    pub health_check_interval_ms: u64,
+    /// Whether a task writing a lower layer than it reads is only warned about or refused.
+    #[arg(long, env = "LINEAGE_LAYER_RULES", value_enum, default_value = "warn")]
+    pub lineage_layer_rules: LayerRules,
+    /// Milliseconds between catch-ups of the lineage index with what other replicas wrote.
+    #[arg(long, env = "LINEAGE_REFRESH_MS", default_value_t = 250)]
+    pub lineage_refresh_ms: u64,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".into(),
+            port: 8081,
+            no_migrate: false,
+            health_check_interval_ms: 1000,
+            lineage_layer_rules: LayerRules::Warn,
+            lineage_refresh_ms: 250,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+impl CommonArgs {
+    /// The database URL: the configured one, else the SQLite file in the data directory.
+    pub fn database_url(&self) -> SecretUrl {
+        self.database_url.clone().unwrap_or_else(|| {
+            SecretUrl(format!("sqlite://{}", self.data_dir.join("dataportal.db").display()))
+        })
+    }
+
+    /// Pool settings.
+    pub fn pool(&self) -> PoolSettings {
+        PoolSettings {
+            max_connections: self.db_max_connections.max(1),
+            acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs.max(1)),
+        }
+    }
+}
+
+/// Everything `serve` needs, independent of how it was configured (tests build it directly).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The database.
+    pub database_url: SecretUrl,
+    /// Pool settings.
+    pub pool: PoolSettings,
+    /// Server settings.
+    pub serve: ServeArgs,
+}
+
+/// A URL that may carry a password: `Debug` and `Display` show it with the password masked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself, for connecting. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for SecretUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                write!(f, "{url}")
+            }
+            Ok(_) => write!(f, "{}", self.0),
+            // Unparsable: it might still hold a secret, so show only its scheme.
+            Err(_) => write!(f, "{}://***", self.0.split(':').next().unwrap_or("?")),
+        }
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretUrl({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        let url = SecretUrl::new("mysql://portal:s3cret@db:3306/portal");
+        assert_eq!(url.to_string(), "mysql://portal:***@db:3306/portal");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert_eq!(SecretUrl::new("sqlite://data/x.db").to_string(), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn flags_override_environment_defaults() {
+        let cli =
+            Cli::parse_from(["dataportal", "--database-url", "sqlite://x.db", "serve", "--port", "9000"]);
+        let Some(Command::Serve(serve)) = cli.command else { panic!("serve expected") };
+        assert_eq!(serve.port, 9000);
+        assert_eq!(cli.common.database_url().expose(), "sqlite://x.db");
+    }
+}

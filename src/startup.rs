@@ -1,0 +1,143 @@
+//! Assembles the service from its settings and runs it until shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::app::Catalog;
+use crate::config::Settings;
+use crate::storage::Store;
+
+/// A boxed error for start-up failures (bad settings, a port in use, a failed migration).
+pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A service bound to its port, ready to run.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    store: Store,
+    settings: Settings,
+}
+
+impl Application {
+    /// Connects the database, applies migrations (unless told not to) and binds the port.
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let store = Store::connect(settings.database_url.expose(), &settings.pool)?;
+        if !settings.serve.no_migrate {
+            store.migrate().await?;
+        }
+        let address = format!("{}:{}", settings.serve.host, settings.serve.port);
+        let listener =
+            TcpListener::bind(&address).await.map_err(|e| format!("cannot bind {address}: {e}"))?;
+        Ok(Application { listener, store, settings })
+    }
+
+    /// The address the gRPC server listens on.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains calls in flight and closes the database.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), StartupError> {
+        let grpc_addr = self.grpc_addr();
+        let catalog = Catalog::new(self.store.clone(), self.settings.serve.lineage_layer_rules);
+        let lineage = tokio::spawn(follow_lineage(
+            catalog.clone(),
+            Duration::from_millis(self.settings.serve.lineage_refresh_ms.max(10)),
+            shutdown.clone(),
+        ));
+        let (reporter, health) = tonic_health::server::health_reporter();
+        crate::grpc::set_health(&reporter, false).await;
+        let monitor = tokio::spawn(crate::grpc::watch_database(
+            self.store.clone(),
+            reporter,
+            Duration::from_millis(self.settings.serve.health_check_interval_ms.max(10)),
+            shutdown.clone(),
+        ));
+
+        let middleware = tower::ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_grpc()
+                    .make_span_with(|request: &http::Request<_>| {
+                        let request_id = request
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|value| value.to_str().ok())
+                            .unwrap_or_default();
+                        tracing::info_span!("rpc", method = %request.uri().path(), request_id = %request_id)
+                    })
+                    .on_response(DefaultOnResponse::new().level(Level::INFO))
+                    .on_failure(DefaultOnFailure::new().level(Level::WARN)),
+            )
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .into_inner();
+
+        tracing::info!(%grpc_addr, database = %self.settings.database_url, "serving gRPC");
+        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
+        let served = tonic::transport::Server::builder()
+            .layer(middleware)
+            .add_routes(crate::grpc::routes(&catalog, health))
+            .serve_with_incoming_shutdown(incoming, shutdown.clone().cancelled_owned())
+            .await;
+        shutdown.cancel();
+        let _ = monitor.await;
+        let _ = lineage.await;
+        self.store.close().await;
+        tracing::info!("stopped");
+        Ok(served?)
+    }
+}
+
+/// Keeps the lineage index current with what other replicas write (and loads it once the
+/// database answers, if it did not at start).
+async fn follow_lineage(catalog: Catalog, interval: Duration, shutdown: CancellationToken) {
+    let mut failing = false;
+    loop {
+        match catalog.refresh_lineage().await {
+            Ok(()) if failing => {
+                tracing::info!("lineage index is current again");
+                failing = false;
+            }
+            Ok(()) => {}
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "lineage index cannot catch up; retrying");
+                failing = true;
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}
