@@ -1,0 +1,9 @@
+//! Integration tests: each starts the real server on an ephemeral port, on SQLite or on a fresh
+//! MariaDB database, and calls it through the generated client.
+
+mod cli;
+mod health;
+mod helpers;
+mod lineage;
+mod tables;
+mod tasks;
