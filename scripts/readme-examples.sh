@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every grpcurl example of the README's operator section, in order, against the server at
+# ADDRESS (a fresh database), so the README stays true. Fails on the first example that fails.
+#   scripts/readme-examples.sh 127.0.0.1:50051
+set -euo pipefail
+cd "$(dirname "$0")/.."
+address=${1:?usage: $0 HOST:PORT}
+grpcurl_bin="$PWD/.tools/venv/bin/grpcurl"
+
+# The first ```bash block after the grpcurl heading holds the examples.
+examples=$(awk '/^## Operating it with grpcurl/ {section=1} section && /^```bash/ {inblock=1; next} inblock && /^```/ {exit} inblock' README.md)
+count=0
+while IFS= read -r line; do
+  case "$line" in grpcurl*) ;; *) continue ;; esac
+  command=${line//localhost:8081/$address}
+  command=${command/#grpcurl/$grpcurl_bin}
+  echo "+ ${line:0:110}"
+  if ! bash -c "$command" >/dev/null; then
+    echo "readme-examples: failed: $line" >&2
+    exit 1
+  fi
+  count=$((count + 1))
+done <<< "$examples"
+[ "$count" -ge 15 ] || { echo "readme-examples: found only $count examples" >&2; exit 1; }
+echo "readme-examples: $count passed, 0 failed"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Installs what a fresh machine lacks (MariaDB, buf,
+# grpcurl, the Java and Python client toolchains), then: formatting, lints, unit and
+# integration tests on SQLite and MariaDB, the API checks, and the generated clients calling
+# a real server, and the README's grpcurl examples.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup"
+scripts/ensure-mariadb.sh
+scripts/ensure-tools.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "cargo test (SQLite and MariaDB)"
+cargo test --quiet
+
+step "buf lint and breaking"
+scripts/buf-check.sh
+
+step "clients against a running server"
+scripts/with-server.sh scripts/clients-test.sh
+
+step "README grpcurl examples against a running server"
+scripts/with-server.sh scripts/readme-examples.sh

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Starts the service on a free port with a throwaway SQLite database, waits until it is
+# SERVING, runs the given command with the address as its last argument, and stops the
+# service again (whatever the command's outcome).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --quiet --bin dataportal
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+data=$(mktemp -d)
+log="$data/server.log"
+DATABASE_URL="sqlite://$data/portal.db" target/debug/dataportal serve --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$data"' EXIT
+
+for _ in $(seq 1 100); do
+  if .tools/venv/bin/grpcurl -plaintext "127.0.0.1:$port" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; then
+    break
+  fi
+  if ! kill -0 "$server" 2>/dev/null; then
+    cat "$log" >&2
+    echo "with-server: the service exited" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+set +e
+"$@" "127.0.0.1:$port"
+status=$?
+set -e
+if [ $status -ne 0 ]; then
+  echo "with-server: server log follows" >&2
+  tail -n 50 "$log" >&2
+fi
+exit $status
