@@ -186,7 +186,8 @@ async fn bench(size: usize, queries: usize) {
     let (_reporter, health) = tonic_health::server::health_reporter();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn({
-        let routes = dataportal::grpc::routes(&catalog, health);
+        let workflows = dataportal::app::workflows::Workflows::new(store.clone(), catalog.clone(), None);
+        let routes = dataportal::grpc::routes(&catalog, &workflows, health);
         let shutdown = shutdown.clone();
         async move {
             tonic::transport::Server::builder()

@@ -1,6 +1,7 @@
 //! Configuration: defaults < `.env` < environment < command-line flags. The environment names
 //! are those of the original DolphinScheduler service where one existed (`DS_SERVICE_HOST`,
-//! `DS_SERVICE_PORT`, `LOG_LEVEL`).
+//! `DS_SERVICE_PORT`, `LOG_LEVEL`, `PYDS_USER_NAME`, `PYDS_USER_PASSWORD`, `PYDS_USER_TENANT`,
+//! `PYDS_WORKFLOW_PROJECT`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::LayerRules;
+use crate::scheduler::dolphin::{Credentials, DolphinConfig, Family, Secret};
 use crate::storage::PoolSettings;
 
 /// The data portal service.
@@ -28,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the gRPC API (applies pending migrations first unless --no-migrate).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate,
 }
@@ -78,6 +80,87 @@ pub struct ServeArgs {
     /// Milliseconds between catch-ups of the lineage index with what other replicas wrote.
     #[arg(long, env = "LINEAGE_REFRESH_MS", default_value_t = 250)]
     pub lineage_refresh_ms: u64,
+    /// DolphinScheduler.
+    #[command(flatten)]
+    pub dolphin: DolphinArgs,
+}
+
+/// Where DolphinScheduler is and how workflows are published to it. Without `DS_URL` the
+/// service runs without it: the catalog serves, the workflow calls fail with DS_NOT_CONFIGURED.
+#[derive(Debug, Clone, Args)]
+pub struct DolphinArgs {
+    /// API base URL including the context path, such as `http://ds-api:12345/dolphinscheduler`.
+    #[arg(long = "ds-url", env = "DS_URL")]
+    pub url: Option<String>,
+    /// Access token (preferred over a password).
+    #[arg(long = "ds-token", env = "DS_TOKEN", hide_env_values = true)]
+    pub token: Option<Secret>,
+    /// User whose password bootstraps an access token when no token is given.
+    #[arg(long = "ds-user", env = "PYDS_USER_NAME", default_value = "admin")]
+    pub user: String,
+    /// That user's password.
+    #[arg(long = "ds-password", env = "PYDS_USER_PASSWORD", hide_env_values = true)]
+    pub password: Option<Secret>,
+    /// Tenant tasks run as.
+    #[arg(long = "ds-tenant", env = "PYDS_USER_TENANT", default_value = "default")]
+    pub tenant: String,
+    /// Project the workflows live in (created when missing).
+    #[arg(long = "ds-project", env = "PYDS_WORKFLOW_PROJECT", default_value = "data-portal")]
+    pub project: String,
+    /// Worker group tasks run on.
+    #[arg(long = "ds-worker-group", env = "DS_WORKER_GROUP", default_value = "default")]
+    pub worker_group: String,
+    /// Alert group told when runs end (0 = none); its HTTP alert instance points at the callbacks.
+    #[arg(long = "ds-warning-group-id", env = "DS_WARNING_GROUP_ID", default_value_t = 0)]
+    pub warning_group_id: i64,
+    /// Version family: `auto` (detected once), `3.1`, `3.2` or `3.3` (3.3 and later).
+    #[arg(long = "ds-version", env = "DS_VERSION", default_value = "auto")]
+    pub version: String,
+    /// Time zone of schedules that name none.
+    #[arg(long = "ds-timezone", env = "DS_TIMEZONE", default_value = "Asia/Shanghai")]
+    pub timezone: String,
+    /// Seconds a DolphinScheduler call may take.
+    #[arg(long = "ds-timeout-secs", env = "DS_TIMEOUT_SECS", default_value_t = 10)]
+    pub timeout_secs: u64,
+}
+
+impl Default for DolphinArgs {
+    fn default() -> Self {
+        Self {
+            url: None,
+            token: None,
+            user: "admin".into(),
+            password: None,
+            tenant: "default".into(),
+            project: "data-portal".into(),
+            worker_group: "default".into(),
+            warning_group_id: 0,
+            version: "auto".into(),
+            timezone: "Asia/Shanghai".into(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl DolphinArgs {
+    /// The client configuration, `None` when DolphinScheduler is not configured.
+    pub fn client_config(&self) -> Result<Option<DolphinConfig>, String> {
+        let Some(url) = self.url.as_ref().filter(|u| !u.is_empty()) else { return Ok(None) };
+        let credentials = match (&self.token, &self.password) {
+            (Some(token), _) if !token.expose().is_empty() => Credentials::Token(token.clone()),
+            (_, Some(password)) if !password.expose().is_empty() => {
+                Credentials::Password { user: self.user.clone(), password: password.clone() }
+            }
+            _ => return Err("DS_URL is set but neither DS_TOKEN nor PYDS_USER_PASSWORD is".into()),
+        };
+        let mut config = DolphinConfig::new(url.trim_end_matches('/'), credentials);
+        config.family = match self.version.as_str() {
+            "auto" | "" => None,
+            other => Some(other.parse::<Family>()?),
+        };
+        config.request_timeout = Duration::from_secs(self.timeout_secs.max(1));
+        Ok(Some(config))
+    }
 }
 
 impl Default for ServeArgs {
@@ -89,6 +172,7 @@ impl Default for ServeArgs {
             health_check_interval_ms: 1000,
             lineage_layer_rules: LayerRules::Warn,
             lineage_refresh_ms: 250,
+            dolphin: DolphinArgs::default(),
         }
     }
 }
@@ -193,5 +277,19 @@ mod tests {
         let Some(Command::Serve(serve)) = cli.command else { panic!("serve expected") };
         assert_eq!(serve.port, 9000);
         assert_eq!(cli.common.database_url().expose(), "sqlite://x.db");
+    }
+
+    #[test]
+    fn dolphinscheduler_needs_a_token_or_a_password() {
+        let args = DolphinArgs::default();
+        assert!(args.client_config().unwrap().is_none(), "not configured without a URL");
+        let url =
+            DolphinArgs { url: Some("http://ds:12345/dolphinscheduler/".into()), ..DolphinArgs::default() };
+        assert!(url.client_config().unwrap_err().contains("PYDS_USER_PASSWORD"));
+        let with_password = DolphinArgs { password: Some(Secret::new("pw")), version: "3.2".into(), ..url };
+        let config = with_password.client_config().unwrap().unwrap();
+        assert_eq!(config.base_url, "http://ds:12345/dolphinscheduler");
+        assert_eq!(config.family, Some(Family::V3_2));
+        assert!(!format!("{config:?}").contains("pw\""), "{config:?}");
     }
 }

@@ -71,6 +71,32 @@ pub enum Reason {
     LayerOrder,
     /// The SQL could not be parsed.
     SqlParseError,
+    /// No workflow of that id or name.
+    WorkflowNotFound,
+    /// Another workflow has that name.
+    WorkflowNameTaken,
+    /// The task belongs to another workflow already.
+    TaskInOtherWorkflow,
+    /// The workflow has not been published to DolphinScheduler yet.
+    WorkflowNotPublished,
+    /// DolphinScheduler is not configured for this service.
+    DsNotConfigured,
+    /// DolphinScheduler refused the configured user, password or token.
+    DsLoginFailed,
+    /// DolphinScheduler does not answer, answers with a server error, or is failing so often that
+    /// calls are refused for a while (the circuit is open).
+    DsUnavailable,
+    /// The DolphinScheduler user lacks a permission the call needs.
+    DsPermissionDenied,
+    /// DolphinScheduler rejected a workflow or task definition.
+    DsDefinitionInvalid,
+    /// DolphinScheduler does not know the project, workflow, instance or datasource named.
+    DsNotFound,
+    /// What DolphinScheduler was asked to do does not fit the state of the object (an instance
+    /// that is not running, a workflow that is not online, ...).
+    DsStateConflict,
+    /// DolphinScheduler refused the call for another reason (its code and message are attached).
+    DsRejected,
     /// Something unexpected.
     Internal,
 }
@@ -91,6 +117,18 @@ impl Reason {
             Reason::LineageCycle => "LINEAGE_CYCLE",
             Reason::LayerOrder => "LAYER_ORDER",
             Reason::SqlParseError => "SQL_PARSE_ERROR",
+            Reason::WorkflowNotFound => "WORKFLOW_NOT_FOUND",
+            Reason::WorkflowNameTaken => "WORKFLOW_NAME_TAKEN",
+            Reason::TaskInOtherWorkflow => "TASK_IN_OTHER_WORKFLOW",
+            Reason::WorkflowNotPublished => "WORKFLOW_NOT_PUBLISHED",
+            Reason::DsNotConfigured => "DS_NOT_CONFIGURED",
+            Reason::DsLoginFailed => "DS_LOGIN_FAILED",
+            Reason::DsUnavailable => "DS_UNAVAILABLE",
+            Reason::DsPermissionDenied => "DS_PERMISSION_DENIED",
+            Reason::DsDefinitionInvalid => "DS_DEFINITION_INVALID",
+            Reason::DsNotFound => "DS_NOT_FOUND",
+            Reason::DsStateConflict => "DS_STATE_CONFLICT",
+            Reason::DsRejected => "DS_REJECTED",
             Reason::Internal => "INTERNAL",
         }
     }

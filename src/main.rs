@@ -35,7 +35,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             store.close().await;
             Ok(())
         }
-        Some(Command::Serve(serve)) => serve_until_signal(settings(serve)).await,
+        Some(Command::Serve(serve)) => serve_until_signal(settings(*serve)).await,
         None => serve_until_signal(settings(ServeArgs::default())).await,
     }
 }

@@ -11,7 +11,10 @@ use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::Catalog;
+use crate::app::publisher::run_publisher;
+use crate::app::workflows::{DolphinTarget, Workflows};
 use crate::config::Settings;
+use crate::scheduler::dolphin::DolphinClient;
 use crate::storage::Store;
 
 /// A boxed error for start-up failures (bad settings, a port in use, a failed migration).
@@ -22,6 +25,7 @@ pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Application {
     listener: TcpListener,
     store: Store,
+    dolphin: Option<DolphinTarget>,
     settings: Settings,
 }
 
@@ -35,7 +39,8 @@ impl Application {
         let address = format!("{}:{}", settings.serve.host, settings.serve.port);
         let listener =
             TcpListener::bind(&address).await.map_err(|e| format!("cannot bind {address}: {e}"))?;
-        Ok(Application { listener, store, settings })
+        let dolphin = dolphin_target(&settings)?;
+        Ok(Application { listener, store, dolphin, settings })
     }
 
     /// The address the gRPC server listens on.
@@ -47,6 +52,8 @@ impl Application {
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), StartupError> {
         let grpc_addr = self.grpc_addr();
         let catalog = Catalog::new(self.store.clone(), self.settings.serve.lineage_layer_rules);
+        let workflows = Workflows::new(self.store.clone(), catalog.clone(), self.dolphin.clone());
+        let publisher = tokio::spawn(run_publisher(workflows.clone(), replica_id(), shutdown.clone()));
         let lineage = tokio::spawn(follow_lineage(
             catalog.clone(),
             Duration::from_millis(self.settings.serve.lineage_refresh_ms.max(10)),
@@ -54,6 +61,12 @@ impl Application {
         ));
         let (reporter, health) = tonic_health::server::health_reporter();
         crate::grpc::set_health(&reporter, false).await;
+        let dolphin_monitor = tokio::spawn(crate::grpc::watch_dolphin(
+            workflows.dolphin_client(),
+            reporter.clone(),
+            Duration::from_millis(self.settings.serve.health_check_interval_ms.max(10)),
+            shutdown.clone(),
+        ));
         let monitor = tokio::spawn(crate::grpc::watch_database(
             self.store.clone(),
             reporter,
@@ -83,16 +96,43 @@ impl Application {
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let served = tonic::transport::Server::builder()
             .layer(middleware)
-            .add_routes(crate::grpc::routes(&catalog, health))
+            .add_routes(crate::grpc::routes(&catalog, &workflows, health))
             .serve_with_incoming_shutdown(incoming, shutdown.clone().cancelled_owned())
             .await;
         shutdown.cancel();
         let _ = monitor.await;
         let _ = lineage.await;
+        let _ = publisher.await;
+        let _ = dolphin_monitor.await;
         self.store.close().await;
         tracing::info!("stopped");
         Ok(served?)
     }
+}
+
+/// The DolphinScheduler client and publishing settings, when DolphinScheduler is configured.
+/// Nothing is called here: the service starts whether or not DolphinScheduler answers.
+fn dolphin_target(settings: &Settings) -> Result<Option<DolphinTarget>, StartupError> {
+    let args = &settings.serve.dolphin;
+    let Some(config) = args.client_config()? else {
+        tracing::info!("DolphinScheduler is not configured (DS_URL): workflows cannot be published");
+        return Ok(None);
+    };
+    tracing::info!(url = %config.base_url, project = %args.project, "publishing to DolphinScheduler");
+    Ok(Some(DolphinTarget {
+        client: DolphinClient::new(config)?,
+        project: args.project.clone(),
+        tenant: args.tenant.clone(),
+        worker_group: args.worker_group.clone(),
+        warning_group: args.warning_group_id,
+        timezone: args.timezone.clone(),
+    }))
+}
+
+/// A name for this process among the replicas that share the database (leases carry it).
+fn replica_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "replica".to_owned());
+    format!("{host}-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
 /// Keeps the lineage index current with what other replicas write (and loads it once the

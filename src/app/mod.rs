@@ -4,8 +4,10 @@
 pub mod lineage;
 pub mod lineage_index;
 pub mod paging;
+pub mod publisher;
 pub mod tables;
 pub mod tasks;
+pub mod workflows;
 
 use std::sync::Arc;
 

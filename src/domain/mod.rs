@@ -5,6 +5,7 @@ pub mod names;
 pub mod schedule;
 pub mod table;
 pub mod task;
+pub mod workflow;
 
 /// Milliseconds since the Unix epoch, UTC: how the service stores and compares instants.
 pub type EpochMillis = i64;

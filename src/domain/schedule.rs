@@ -49,6 +49,56 @@ impl CronSchedule {
     }
 }
 
+impl CronSchedule {
+    /// The same schedule in the Quartz syntax DolphinScheduler takes (`sec min hour dom month dow
+    /// year`): seconds 0, `?` in the day field left open, Quartz weekday numbers (1 = SUN) and
+    /// any year. `5 4 * * *` → `0 5 4 * * ? *`.
+    ///
+    /// Unix cron fires when either day field matches if both are restricted; Quartz cannot say
+    /// that, so such a schedule is refused.
+    pub fn to_quartz(&self) -> Result<String, String> {
+        let [minute, hour, dom, month, dow] = &self.fields;
+        let (dom, dow) = match (dom.as_str(), dow.as_str()) {
+            (_, "*") => (dom.clone(), "?".to_owned()),
+            ("*", _) => ("?".to_owned(), quartz_weekdays(dow)?),
+            _ => {
+                return Err(format!(
+                    "restricts both the day of month ({dom}) and the day of week ({dow}); DolphinScheduler's \
+                     Quartz schedules cannot fire on either, so keep one of them `*`"
+                ));
+            }
+        };
+        Ok(format!("0 {minute} {hour} {dom} {month} {dow} *"))
+    }
+}
+
+/// A unix day-of-week field as a Quartz list of weekday names. Names avoid the numbering
+/// difference (unix 0/7 = Sunday, Quartz 1 = Sunday) and ranges that wrap past Saturday.
+fn quartz_weekdays(field: &str) -> Result<String, String> {
+    let spec = &FIELDS[4];
+    let mut days = [false; 7];
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((range, step)) => (range, step.parse::<u32>().map_err(|e| e.to_string())?),
+            None => (item, 1),
+        };
+        let (low, high) = match (range, range.split_once('-')) {
+            ("*", _) => (0, 6),
+            (_, Some((low, high))) => (value(low, spec)?, value(high, spec)?),
+            (single, None) if step > 1 => (value(single, spec)?, 6),
+            (single, None) => (value(single, spec)?, value(single, spec)?),
+        };
+        for day in (low..=high).step_by(step as usize) {
+            days[(day % 7) as usize] = true;
+        }
+    }
+    if days.iter().all(|d| *d) {
+        return Ok("*".to_owned());
+    }
+    let names: Vec<&str> = (0..7).filter(|d| days[*d]).map(|d| WEEKDAYS[d]).collect();
+    Ok(names.join(","))
+}
+
 impl fmt::Display for CronSchedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.fields.join(" "))
@@ -111,6 +161,27 @@ mod tests {
             assert!(CronSchedule::parse(ok).is_ok(), "{ok}");
         }
         assert_eq!(CronSchedule::parse("  0   3 * *  * ").unwrap().to_string(), "0 3 * * *");
+    }
+
+    #[test]
+    fn converts_to_quartz() {
+        let cases = [
+            ("5 4 * * *", "0 5 4 * * ? *"),
+            ("*/15 * * * *", "0 */15 * * * ? *"),
+            ("0 2 1,15 * *", "0 0 2 1,15 * ? *"),
+            ("0 9 * * 1-5", "0 0 9 ? * MON,TUE,WED,THU,FRI *"),
+            ("0 9 * * 0", "0 0 9 ? * SUN *"),
+            ("0 9 * * 7", "0 0 9 ? * SUN *"),
+            ("0 9 * * 5-7", "0 0 9 ? * SUN,FRI,SAT *"),
+            ("0 9 * * */2", "0 0 9 ? * SUN,TUE,THU,SAT *"),
+            ("0 9 * * sat,sun", "0 0 9 ? * SUN,SAT *"),
+            ("0 9 * JAN-JUN 0-6", "0 0 9 ? JAN-JUN * *"),
+        ];
+        for (unix, quartz) in cases {
+            assert_eq!(CronSchedule::parse(unix).unwrap().to_quartz().unwrap(), quartz, "{unix}");
+        }
+        let both = CronSchedule::parse("0 9 1 * MON").unwrap().to_quartz().unwrap_err();
+        assert!(both.contains("day of month"), "{both}");
     }
 
     #[test]

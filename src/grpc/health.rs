@@ -1,11 +1,13 @@
-//! Keeps `grpc.health.v1` truthful: SERVING only while the database answers.
+//! Keeps `grpc.health.v1` truthful: the catalog's services are SERVING only while the database
+//! answers; `dataportal.v1.WorkflowService` only while DolphinScheduler answers too.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tonic_health::server::HealthReporter;
 
-use super::{HEALTH_PROBE_TIMEOUT, set_health};
+use super::{HEALTH_PROBE_TIMEOUT, WORKFLOW_SERVICE_NAME, set_health};
+use crate::scheduler::dolphin::DolphinClient;
 use crate::storage::Store;
 
 /// Probes the database every `interval` until `shutdown`, flipping health when the answer
@@ -34,4 +36,38 @@ pub async fn watch_database(
         }
     }
     set_health(&reporter, false).await;
+}
+
+/// Probes DolphinScheduler every `interval` until `shutdown` (when it is configured; otherwise
+/// the workflow service stays NOT_SERVING: every call of it would fail with DS_NOT_CONFIGURED).
+pub async fn watch_dolphin(
+    client: Option<DolphinClient>,
+    reporter: HealthReporter,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let not_serving = tonic_health::ServingStatus::NotServing;
+    reporter.set_service_status(WORKFLOW_SERVICE_NAME, not_serving).await;
+    let Some(client) = client else { return };
+    let mut serving = None;
+    loop {
+        let up = matches!(tokio::time::timeout(HEALTH_PROBE_TIMEOUT, client.ping()).await, Ok(Ok(())));
+        if serving != Some(up) {
+            if up {
+                tracing::info!("DolphinScheduler answers: workflow service SERVING");
+                reporter
+                    .set_service_status(WORKFLOW_SERVICE_NAME, tonic_health::ServingStatus::Serving)
+                    .await;
+            } else {
+                tracing::warn!("DolphinScheduler does not answer: workflow service NOT_SERVING");
+                reporter.set_service_status(WORKFLOW_SERVICE_NAME, not_serving).await;
+            }
+            serving = Some(up);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+    reporter.set_service_status(WORKFLOW_SERVICE_NAME, not_serving).await;
 }

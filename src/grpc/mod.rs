@@ -6,6 +6,7 @@ mod lineage;
 mod status;
 mod tables;
 mod tasks;
+mod workflows;
 
 use std::time::Duration;
 
@@ -13,12 +14,14 @@ use tonic::service::Routes;
 use tonic_health::pb::health_server::{Health, HealthServer};
 use tonic_health::server::HealthReporter;
 
-pub use health::watch_database;
+pub use health::{watch_database, watch_dolphin};
 
 use crate::app::Catalog;
+use crate::app::workflows::Workflows;
 use crate::proto::v1::lineage_service_server::LineageServiceServer;
 use crate::proto::v1::table_service_server::TableServiceServer;
 use crate::proto::v1::task_service_server::TaskServiceServer;
+use crate::proto::v1::workflow_service_server::WorkflowServiceServer;
 
 /// Names of the services whose health follows the database.
 const SERVICE_NAMES: [&str; 3] = [
@@ -29,7 +32,7 @@ const SERVICE_NAMES: [&str; 3] = [
 
 /// Every gRPC service of the API, plus health and reflection (v1, and v1alpha for grpcurl and
 /// other older clients).
-pub fn routes(catalog: &Catalog, health: HealthServer<impl Health>) -> Routes {
+pub fn routes(catalog: &Catalog, workflows: &Workflows, health: HealthServer<impl Health>) -> Routes {
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -41,9 +44,14 @@ pub fn routes(catalog: &Catalog, health: HealthServer<impl Health>) -> Routes {
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(TableServiceServer::new(tables::TableApi::new(catalog.clone())))
-        .add_service(TaskServiceServer::new(tasks::TaskApi::new(catalog.clone())))
+        .add_service(TaskServiceServer::new(tasks::TaskApi::new(catalog.clone(), workflows.clone())))
+        .add_service(WorkflowServiceServer::new(workflows::WorkflowApi::new(workflows.clone())))
         .add_service(LineageServiceServer::new(lineage::LineageApi::new(catalog.clone())))
 }
+
+/// The name under which health reports whether DolphinScheduler answers.
+const WORKFLOW_SERVICE_NAME: &str =
+    <WorkflowServiceServer<workflows::WorkflowApi> as tonic::server::NamedService>::NAME;
 
 /// How long a health probe of the database may take before the service counts as down.
 const HEALTH_PROBE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -4,6 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::app::Catalog;
+use crate::app::workflows::Workflows;
 use crate::domain::task::TaskDef;
 use crate::error::Error;
 use crate::proto::v1 as pb;
@@ -14,12 +15,13 @@ use crate::storage::TaskFilter;
 #[derive(Debug, Clone)]
 pub struct TaskApi {
     catalog: Catalog,
+    workflows: Workflows,
 }
 
 impl TaskApi {
-    /// Serves `catalog`.
-    pub fn new(catalog: Catalog) -> Self {
-        Self { catalog }
+    /// Serves `catalog`, publishing through `workflows`.
+    pub fn new(catalog: Catalog, workflows: Workflows) -> Self {
+        Self { catalog, workflows }
     }
 }
 
@@ -102,5 +104,19 @@ impl TaskService for TaskApi {
         let pb::DeleteTaskRequest { id, etag } = request.into_inner();
         self.catalog.delete_task(convert::id(id)?, convert::etag("etag", &etag)?).await?;
         Ok(Response::new(pb::DeleteTaskResponse {}))
+    }
+
+    async fn publish_task(
+        &self,
+        request: Request<pb::PublishTaskRequest>,
+    ) -> Result<Response<pb::PublishTaskResponse>, Status> {
+        let pb::PublishTaskRequest { id, name, auto_start, return_immediately } = request.into_inner();
+        let workflow =
+            self.workflows.publish_task(&convert::lookup(id, name)?, auto_start, !return_immediately).await?;
+        let codes = self.workflows.task_codes(workflow.id).await?;
+        let project_code = self.workflows.known_project_code().unwrap_or_default();
+        Ok(Response::new(pb::PublishTaskResponse {
+            workflow: Some(super::workflows::workflow_to_pb(workflow, codes, project_code)),
+        }))
     }
 }

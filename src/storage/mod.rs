@@ -8,6 +8,7 @@ mod error;
 mod lineage;
 mod tables;
 mod tasks;
+mod workflows;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use error::{is_foreign_key_violation, is_unique_violation};
 pub use lineage::{Changed, Link, Node, TableNode, TaskNode};
 pub use tables::{TableFilter, TableIo, table_in_use, table_not_found};
 pub use tasks::{TaskFilter, task_not_found};
+pub use workflows::{PublishClaim, PublishOutcome, workflow_not_found};
 
 use crate::error::{Error, Result};
 
@@ -69,6 +71,24 @@ impl Dialect {
     fn locking_read(self) -> &'static str {
         match self {
             Dialect::MySql => " LOCK IN SHARE MODE",
+            Dialect::Sqlite => "",
+        }
+    }
+
+    /// Suffix of a SELECT that locks the rows it reads until the transaction ends (SQLite's one
+    /// writer holds everything already).
+    fn lock_for_update(self) -> &'static str {
+        match self {
+            Dialect::MySql => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        }
+    }
+
+    /// Suffix of a SELECT that claims rows for background work: MySQL locks them and skips rows
+    /// another replica holds; SQLite's one writer (`BEGIN IMMEDIATE`) already excludes the rest.
+    fn claim_rows(self) -> &'static str {
+        match self {
+            Dialect::MySql => " FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
         }
     }

@@ -105,6 +105,29 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The tasks of these ids that exist (without their links: publishing reads those from
+    /// the lineage index), in id order.
+    pub async fn tasks_by_ids(&self, ids: &[i64]) -> Result<Vec<Task>> {
+        let mut tasks = Vec::with_capacity(ids.len());
+        // Chunks keep the statement under every driver's placeholder limit.
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                concat!("SELECT ", task_columns!(), " FROM data_task WHERE id IN ({}) ORDER BY id"),
+                placeholders(chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                tasks.push(task_from_row(&row)?);
+            }
+        }
+        Ok(tasks)
+    }
+}
+
 impl Tx {
     /// Stores a new task linked to its (resolved) input and output tables.
     pub async fn insert_task(

@@ -1,0 +1,31 @@
+-- Workflows. Mirrors migrations/mysql/0010.
+CREATE TABLE workflow (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    schedule TEXT NOT NULL,
+    schedule_timezone TEXT NOT NULL,
+    schedule_start TEXT NOT NULL,
+    schedule_end TEXT NOT NULL,
+    online INTEGER NOT NULL,
+    global_params TEXT NOT NULL,
+    explicit_dependencies INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    ds_workflow_code INTEGER NULL,
+    ds_schedule_id INTEGER NULL,
+    publish_state TEXT NOT NULL,
+    publish_generation INTEGER NOT NULL,
+    published_generation INTEGER NOT NULL,
+    publish_attempts INTEGER NOT NULL,
+    publish_error TEXT NOT NULL,
+    publish_next_at INTEGER NOT NULL,
+    lease_owner TEXT NOT NULL,
+    lease_until INTEGER NOT NULL,
+    start_requested INTEGER NOT NULL,
+    last_instance_id INTEGER NULL,
+    published_at INTEGER NULL
+);
+CREATE INDEX idx_workflow_publish ON workflow (publish_state, publish_next_at);
