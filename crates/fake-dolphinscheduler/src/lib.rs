@@ -1,0 +1,332 @@
+//! An in-process fake of the DolphinScheduler REST API for the 3.1, 3.2 and 3.3+ version families.
+//!
+//! It speaks the contract in `shared/reference/dolphinscheduler-rest-api.md` (sections cited as §n):
+//! form-encoded requests, the `{code,msg,data,success,failed}` envelope, token or session auth, and the
+//! per-family paths and parameter names. It enforces DS's refusals (and a few stricter ones, marked as
+//! such) so that a client tested against it behaves against a real server. Faults (failing or slow
+//! answers, a server that goes down and comes back, expired tokens) can be injected.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use fake_dolphinscheduler::{Family, FakeDolphinScheduler};
+//! let ds = FakeDolphinScheduler::start(Family::V3_2).await;
+//! let base = ds.base_url(); // http://127.0.0.1:PORT/dolphinscheduler
+//! let token = ds.token(); // send as header `token`
+//! # let _ = (base, token);
+//! # }
+//! ```
+
+mod checks;
+mod family;
+mod routes;
+mod state;
+mod status;
+mod time;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use family::Family;
+use state::{Model, USER_ID};
+
+/// The fake's user (an admin).
+pub const USER: &str = "admin";
+/// `USER`'s password for `POST /login`.
+pub const PASSWORD: &str = "dolphinscheduler123";
+
+/// Expiry of the token created at start.
+const START_TOKEN_EXPIRY: &str = "2099-12-31 23:59:59";
+
+/// A workflow definition as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkflowView {
+    pub code: i64,
+    pub name: String,
+    pub release_state: String,
+    pub tasks: Vec<TaskView>,
+    /// (preTaskCode, postTaskCode)
+    pub relations: Vec<(i64, i64)>,
+    pub locations: serde_json::Value,
+    pub global_params: serde_json::Value,
+    pub schedule: Option<ScheduleView>,
+    /// 3.1 only (the tenant lives on the definition there).
+    pub tenant_code: Option<String>,
+}
+
+/// A task definition as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskView {
+    pub code: i64,
+    pub version: i32,
+    pub name: String,
+    pub task_type: String,
+    /// Always an object, whether it arrived as an object or as a JSON string.
+    pub task_params: serde_json::Value,
+    /// The whole `taskDefinitionJson` element as last sent.
+    pub definition: serde_json::Value,
+}
+
+/// The schedule of a definition (the latest one on 3.1, which allows several).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduleView {
+    pub id: i64,
+    pub crontab: String,
+    pub timezone_id: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub release_state: String,
+}
+
+/// A workflow instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceView {
+    pub id: i64,
+    pub workflow_code: i64,
+    pub state: String,
+    /// The `startParams` form field exactly as received ("" when absent).
+    pub start_params: String,
+    pub run_times: i32,
+}
+
+/// State shared by the HTTP side and the handle.
+pub(crate) struct Shared {
+    pub family: Family,
+    model: Mutex<Model>,
+    traffic: Mutex<Traffic>,
+}
+
+/// Counting and pending faults. A fault slot is (requests left, value).
+#[derive(Default)]
+struct Traffic {
+    calls: u64,
+    requests: Vec<(String, String)>,
+    fail: (u32, u16),
+    delay: (u32, Duration),
+}
+
+/// What to do to one request before answering it.
+pub(crate) struct Fault {
+    pub delay: Option<Duration>,
+    pub fail: Option<u16>,
+}
+
+fn take_one<T: Copy>(slot: &mut (u32, T)) -> Option<T> {
+    (slot.0 > 0).then(|| {
+        slot.0 -= 1;
+        slot.1
+    })
+}
+
+impl Shared {
+    pub(crate) fn model(&self) -> MutexGuard<'_, Model> {
+        self.model.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn traffic(&self) -> MutexGuard<'_, Traffic> {
+        self.traffic.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a request and takes the faults due for it.
+    pub(crate) fn record(&self, method: &str, path: &str) -> Fault {
+        let mut traffic = self.traffic();
+        traffic.calls += 1;
+        traffic.requests.push((method.to_string(), path.to_string()));
+        Fault { delay: take_one(&mut traffic.delay), fail: take_one(&mut traffic.fail) }
+    }
+}
+
+/// A running listener. Dropping `stop` (or sending on it) ends the accept loop and its connections.
+struct Server {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    token: String,
+    server: Mutex<Option<Server>>,
+}
+
+/// The fake server. Clones share one server; dropping the last clone stops it.
+#[derive(Clone)]
+pub struct FakeDolphinScheduler {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for FakeDolphinScheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeDolphinScheduler")
+            .field("family", &self.inner.shared.family)
+            .field("addr", &self.inner.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Accepts connections until `stop` fires or its sender is dropped, then drops the listener (new
+/// connections are refused) and aborts every open connection, in-flight requests included.
+async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let shared = Arc::clone(&shared);
+                connections.spawn(async move {
+                    let service = service_fn(move |request| routes::handle(Arc::clone(&shared), request));
+                    // A failed connection (peer reset, malformed request) only ends that connection.
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+            Some(_) = connections.join_next() => {}
+        }
+    }
+    drop(listener);
+    connections.shutdown().await;
+}
+
+impl FakeDolphinScheduler {
+    /// Starts a fake of `family` on 127.0.0.1 with an ephemeral port.
+    pub async fn start(family: Family) -> Self {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("fake-dolphinscheduler: cannot bind 127.0.0.1");
+        let addr = listener.local_addr().expect("fake-dolphinscheduler: no local address");
+        let mut model = Model::new(family);
+        let created =
+            model.create_token(USER_ID, START_TOKEN_EXPIRY, None).expect("the start token is valid");
+        let token = created["token"].as_str().unwrap_or_default().to_string();
+        let shared = Arc::new(Shared { family, model: Mutex::new(model), traffic: Mutex::default() });
+        let fake =
+            FakeDolphinScheduler { inner: Arc::new(Inner { shared, addr, token, server: Mutex::new(None) }) };
+        fake.listen(listener);
+        fake
+    }
+
+    fn server(&self) -> MutexGuard<'_, Option<Server>> {
+        self.inner.server.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn listen(&self, listener: TcpListener) {
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(serve(listener, Arc::clone(&self.inner.shared), stopped));
+        *self.server() = Some(Server { stop, task });
+    }
+
+    pub fn family(&self) -> Family {
+        self.inner.shared.family
+    }
+
+    /// `http://127.0.0.1:PORT/dolphinscheduler`
+    pub fn base_url(&self) -> String {
+        format!("http://{}/dolphinscheduler", self.inner.addr)
+    }
+
+    /// A valid access token of `USER`, created at start (until `expire_tokens`).
+    pub fn token(&self) -> String {
+        self.inner.token.clone()
+    }
+
+    /// Every HTTP request received, whatever its outcome.
+    pub fn calls(&self) -> u64 {
+        self.inner.shared.traffic().calls
+    }
+
+    /// Resets `calls` and `requests`.
+    pub fn reset_calls(&self) {
+        let mut traffic = self.inner.shared.traffic();
+        traffic.calls = 0;
+        traffic.requests.clear();
+    }
+
+    /// (method, path after `/dolphinscheduler`, without the query) of every request, in order.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        self.inner.shared.traffic().requests.clone()
+    }
+
+    /// The next `n` requests answer HTTP `status` with an HTML body, as a proxy in front of DS would.
+    pub fn fail_next(&self, n: u32, status: u16) {
+        self.inner.shared.traffic().fail = (n, status);
+    }
+
+    /// The next `n` requests are answered only after `delay`.
+    pub fn delay_next(&self, n: u32, delay: Duration) {
+        self.inner.shared.traffic().delay = (n, delay);
+    }
+
+    /// Closes the listener and every open connection: new connections are refused. State is kept.
+    pub async fn go_down(&self) {
+        let server = self.server().take();
+        if let Some(Server { stop, task }) = server {
+            // The loop ends either way: on the message, or on the sender dropped with it.
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+    }
+
+    /// Listens again on the same port, with the state as it was.
+    pub async fn come_back(&self) {
+        if self.server().is_some() {
+            return;
+        }
+        let mut attempts = 0;
+        let listener = loop {
+            match TcpListener::bind(self.inner.addr).await {
+                Ok(listener) => break listener,
+                Err(e) if attempts >= 100 => {
+                    panic!("fake-dolphinscheduler: cannot listen on {} again: {e}", self.inner.addr)
+                }
+                Err(_) => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        self.listen(listener);
+    }
+
+    /// Every existing token now answers 401 (its expiry is set to now). New ones can be created with
+    /// `POST /access-tokens` after a password login.
+    pub fn expire_tokens(&self) {
+        self.inner.shared.model().expire_tokens();
+    }
+
+    /// Registers a datasource (for SQL tasks and `GET datasources`); returns its id.
+    pub fn add_datasource(&self, name: &str, db_type: &str) -> i64 {
+        self.inner.shared.model().add_datasource(name, db_type)
+    }
+
+    pub fn project_code(&self, name: &str) -> Option<i64> {
+        self.inner.shared.model().project_code(name)
+    }
+
+    pub fn workflow(&self, project: &str, name: &str) -> Option<WorkflowView> {
+        self.inner.shared.model().workflow_view(project, name)
+    }
+
+    /// Every workflow instance, oldest first (on 3.1/3.2 only those the "master" has created yet).
+    pub fn instances(&self) -> Vec<InstanceView> {
+        self.inner.shared.model().instance_views()
+    }
+
+    /// Drives a run: sets the workflow state and every current task's state (a STOP kills the tasks).
+    ///
+    /// # Panics
+    /// If there is no instance `id` (on 3.1/3.2 it appears ~50 ms after the start call).
+    pub fn set_instance_state(&self, id: i64, state: &str) {
+        assert!(
+            self.inner.shared.model().set_instance_state(id, state),
+            "fake-dolphinscheduler: no workflow instance {id}"
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! Wall-clock strings in the formats DS uses: API dates are `yyyy-MM-dd HH:mm:ss` in UTC (§1).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+struct Stamp {
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+    millis: i64,
+}
+
+fn stamp_now() -> Stamp {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Stamp {
+        year,
+        month,
+        day,
+        hour: rest / 3600,
+        minute: rest % 3600 / 60,
+        second: rest % 60,
+        millis: i64::from(since.subsec_millis()),
+    }
+}
+
+/// `yyyy-MM-dd HH:mm:ss`, the format of every date in API responses.
+pub(crate) fn now() -> String {
+    let s = stamp_now();
+    format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", s.year, s.month, s.day, s.hour, s.minute, s.second)
+}
+
+/// `yyyyMMddHHmmssSSS`, the suffix of instance names (`<definition>-<runTimes>-<stamp>`).
+pub(crate) fn now_compact() -> String {
+    let s = stamp_now();
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}{:03}",
+        s.year, s.month, s.day, s.hour, s.minute, s.second, s.millis
+    )
+}
+
+/// Spring's error `timestamp` (`2024-01-01T00:00:00.000+00:00`).
+pub(crate) fn now_iso() -> String {
+    let s = stamp_now();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+00:00",
+        s.year, s.month, s.day, s.hour, s.minute, s.second, s.millis
+    )
+}
+
+/// Whether `s` is a `yyyy-MM-dd HH:mm:ss` date. Such strings compare chronologically as text.
+pub(crate) fn is_datetime(s: &str) -> bool {
+    let b = s.as_bytes();
+    let shape = b.len() == 19
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        });
+    let num = |from: usize, to: usize| s[from..to].parse::<u32>().unwrap_or(0);
+    shape
+        && (1..=12).contains(&num(5, 7))
+        && (1..=31).contains(&num(8, 10))
+        && num(11, 13) < 24
+        && num(14, 16) < 60
+        && num(17, 19) < 60
+}
