@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod proto;
+pub mod scheduler;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -1,0 +1,584 @@
+//! The calls the service makes to DolphinScheduler, in the order of §12.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::future::try_join_all;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use super::family::Started;
+use super::model::{
+    DagSummary, ExecuteType, LogChunk, ReleaseState, ScheduleInfo, ScheduleSpec, StartSpec, TaskInstance,
+    WorkflowInstance, WorkflowSpec, int, malformed, or_default, rows, start_params_json, text, warning_type,
+};
+use super::transport::{Call, Outcome, Transport, outcome_error, unavailable};
+use super::{DolphinConfig, Family};
+use crate::error::{Error, ErrorKind, Reason, Result};
+
+/// `gen-task-codes` answers at most 100 codes per call (§6).
+const CODES_PER_CALL: usize = 100;
+/// How long a start waits for DS to create the instance (3.1 and 3.2 create it asynchronously).
+const RUN_LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// First pause between lookups of a started run; doubled up to `RUN_LOOKUP_MAX_PAUSE`.
+const RUN_LOOKUP_FIRST_PAUSE: Duration = Duration::from_millis(20);
+const RUN_LOOKUP_MAX_PAUSE: Duration = Duration::from_millis(500);
+/// Instances examined per lookup of a 3.1 run: the newest first (§9.1).
+const RUN_LOOKUP_PAGE: u32 = 20;
+
+/// A DolphinScheduler client. Cheap to clone; clones share the connection pool, the token, the
+/// circuit breaker, the detected family and the project cache.
+#[derive(Clone)]
+pub struct DolphinClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    configured: Option<Family>,
+    detected: OnceCell<Family>,
+    /// A project to run the family probes in; 0 until one is known (project codes are never 0).
+    known_project: AtomicI64,
+    /// Project codes by name (projects are never renamed or deleted by the service).
+    projects: Mutex<HashMap<String, i64>>,
+}
+
+impl fmt::Debug for DolphinClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DolphinClient")
+            .field("base_url", &self.inner.transport.base_url())
+            .field("family", &self.inner.configured.or_else(|| self.inner.detected.get().copied()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl DolphinClient {
+    /// A client of the DS at `config.base_url`; sends nothing until the first call.
+    pub fn new(config: DolphinConfig) -> Result<Self> {
+        let transport = Transport::new(&config)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                transport,
+                configured: config.family,
+                detected: OnceCell::new(),
+                known_project: AtomicI64::new(0),
+                projects: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    /// The version family: the configured one, or detected once with read-only probes in a known
+    /// project (see [`DolphinClient::note_project`]) or else the first project DS lists, and cached.
+    /// Fails when it must be detected and DS has no project yet.
+    pub async fn family(&self) -> Result<Family> {
+        if let Some(family) = self.inner.configured.or_else(|| self.inner.detected.get().copied()) {
+            return Ok(family);
+        }
+        let project = match self.inner.known_project.load(Ordering::Relaxed) {
+            0 => {
+                let call = Call::get("projects/list", "list projects");
+                let projects = self.transport().call(&call).await?;
+                rows(&projects).iter().find_map(|project| int(project, "code")).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::FailedPrecondition,
+                        Reason::DsNotConfigured,
+                        "cannot detect the DolphinScheduler version: it has no project to probe in yet; \
+                         configure the family (3.1, 3.2 or 3.3+) or create a project first",
+                    )
+                })?
+            }
+            known => known,
+        };
+        self.family_in(project).await
+    }
+
+    /// Tells the client a project it may run the family probes in (the first one told is used).
+    /// [`DolphinClient::ensure_project`] and every call taking a project do so themselves.
+    pub fn note_project(&self, project: i64) {
+        // Only the first project counts; a failed exchange means one is known already.
+        let _ = self.inner.known_project.compare_exchange(0, project, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// The family, detected in `project` if need be.
+    async fn family_in(&self, project: i64) -> Result<Family> {
+        self.note_project(project);
+        if let Some(family) = self.inner.configured {
+            return Ok(family);
+        }
+        let transport = self.transport();
+        self.inner.detected.get_or_try_init(|| Family::detect(transport, project)).await.copied()
+    }
+
+    /// Checks that DS answers and accepts the credentials (`GET users/get-user-info`).
+    pub async fn ping(&self) -> Result<()> {
+        self.transport().call(&Call::get("users/get-user-info", "read the current user")).await.map(drop)
+    }
+
+    /// HTTP requests sent so far (each retry and each request of a token bootstrap counts).
+    pub fn calls(&self) -> u64 {
+        self.transport().calls()
+    }
+
+    /// The code of the project named `name`, created when missing (§5: there is no lookup by name,
+    /// so the whole list is read). Cached per name.
+    pub async fn ensure_project(&self, name: &str) -> Result<i64> {
+        let cached = self.inner.projects.lock().unwrap_or_else(PoisonError::into_inner).get(name).copied();
+        if let Some(code) = cached {
+            return Ok(code);
+        }
+        let code = match self.find_project(name).await? {
+            Some(code) => code,
+            None => {
+                let call = Call::post("projects", format!("create project {name}"))
+                    .form("projectName", name)
+                    .form("description", "");
+                match self.transport().exchange(&call).await?.outcome() {
+                    Outcome::Data(project) => {
+                        int(&project, "code").ok_or_else(|| malformed(call.what(), "code"))?
+                    }
+                    // Created concurrently by someone else: take theirs.
+                    Outcome::Refused { code: 10019, .. } => {
+                        self.find_project(name).await?.ok_or_else(|| malformed("list projects", name))?
+                    }
+                    other => return Err(outcome_error(other, &call)),
+                }
+            }
+        };
+        self.inner.projects.lock().unwrap_or_else(PoisonError::into_inner).insert(name.to_owned(), code);
+        self.note_project(code);
+        Ok(code)
+    }
+
+    async fn find_project(&self, name: &str) -> Result<Option<i64>> {
+        let projects = self.transport().call(&Call::get("projects/list", "list projects")).await?;
+        Ok(rows(&projects)
+            .iter()
+            .find(|project| project.get("name").and_then(Value::as_str) == Some(name))
+            .and_then(|project| int(project, "code")))
+    }
+
+    /// `n` new task codes, in batches of at most 100 sent concurrently (§6).
+    pub async fn gen_task_codes(&self, project: i64, n: usize) -> Result<Vec<i64>> {
+        self.note_project(project);
+        let path = format!("projects/{project}/task-definition/gen-task-codes");
+        let batches = (0..n).step_by(CODES_PER_CALL).map(|start| {
+            let count = (n - start).min(CODES_PER_CALL);
+            let call = Call::get(path.clone(), format!("generate {count} task codes")).query("genNum", count);
+            async move {
+                let data = self.transport().call(&call).await?;
+                let codes: Vec<i64> = data
+                    .as_array()
+                    .map(|codes| codes.iter().filter_map(Value::as_i64).collect())
+                    .unwrap_or_default();
+                if codes.len() == count { Ok(codes) } else { Err(malformed(call.what(), "codes")) }
+            }
+        });
+        Ok(try_join_all(batches).await?.into_iter().flatten().collect())
+    }
+
+    /// The definition named `name` in `project`, if any (§7.1 query-by-name; `50003` = none).
+    pub async fn find_workflow(&self, project: i64, name: &str) -> Result<Option<DagSummary>> {
+        let family = self.family_in(project).await?;
+        let call = Call::get(
+            format!("{}/query-by-name", family.definitions(project)),
+            format!("find workflow {name}"),
+        )
+        .query("name", name);
+        match self.transport().exchange(&call).await?.outcome() {
+            Outcome::Data(dag) => {
+                DagSummary::from_ds(&dag, family.dag_definition_key(), call.what()).map(Some)
+            }
+            Outcome::Refused { code: 50003, .. } => Ok(None),
+            other => Err(outcome_error(other, &call)),
+        }
+    }
+
+    /// Creates an (offline) definition; returns its code.
+    pub async fn create_workflow(&self, project: i64, spec: &WorkflowSpec) -> Result<i64> {
+        let family = self.family_in(project).await?;
+        let call = Call::post(family.definitions(project), format!("create workflow {}", spec.name));
+        let call = definition_form(call, family, spec);
+        let definition = self.transport().call(&call).await?;
+        int(&definition, "code").ok_or_else(|| malformed(call.what(), "definition code"))
+    }
+
+    /// Replaces the whole definition `code` (it must be offline, `50008`); tasks whose codes are
+    /// kept are updated in place. `online_after` releases it in the same call (§7.1).
+    pub async fn update_workflow(
+        &self,
+        project: i64,
+        code: i64,
+        spec: &WorkflowSpec,
+        online_after: bool,
+    ) -> Result<()> {
+        let family = self.family_in(project).await?;
+        let call = Call::put(
+            format!("{}/{code}", family.definitions(project)),
+            format!("update workflow {}", spec.name),
+        );
+        let state = if online_after { ReleaseState::Online } else { ReleaseState::Offline };
+        let call = definition_form(call, family, spec).form("releaseState", state.as_ds());
+        self.transport().call(&call).await.map(drop)
+    }
+
+    /// Puts a definition online (runnable, schedulable) or offline (editable; also takes its
+    /// schedule offline) (§7.6). Retried: releasing twice is harmless.
+    pub async fn release_workflow(&self, project: i64, code: i64, online: bool) -> Result<()> {
+        let family = self.family_in(project).await?;
+        let state = if online { ReleaseState::Online } else { ReleaseState::Offline };
+        let call = Call::post(
+            format!("{}/{code}/release", family.definitions(project)),
+            format!("set workflow {code} {}", state.as_ds()),
+        )
+        .form("releaseState", state.as_ds())
+        .idempotent();
+        self.transport().call(&call).await.map(drop)
+    }
+
+    /// Deletes an offline definition without running instances or online schedule (§7.1).
+    pub async fn delete_workflow(&self, project: i64, code: i64) -> Result<()> {
+        let family = self.family_in(project).await?;
+        let call = Call::delete(
+            format!("{}/{code}", family.definitions(project)),
+            format!("delete workflow {code}"),
+        );
+        self.transport().call(&call).await.map(drop)
+    }
+
+    /// The schedule of definition `workflow`, if any (§8).
+    pub async fn find_schedule(&self, project: i64, workflow: i64) -> Result<Option<ScheduleInfo>> {
+        let family = self.family_in(project).await?;
+        let call = Call::get(
+            format!("projects/{project}/schedules"),
+            format!("find the schedule of workflow {workflow}"),
+        )
+        .query("pageNo", 1)
+        .query("pageSize", 10)
+        .query(family.definition_param(), workflow);
+        let page = self.transport().call(&call).await?;
+        // The filter is optional on 3.2: keep only rows of this definition when they say so.
+        Ok(rows(&page)
+            .iter()
+            .filter(|row| int(row, family.definition_param()).is_none_or(|code| code == workflow))
+            .find_map(ScheduleInfo::from_ds))
+    }
+
+    /// Creates an (offline) schedule of an online definition; returns its id (§8).
+    pub async fn create_schedule(&self, project: i64, workflow: i64, s: &ScheduleSpec) -> Result<i64> {
+        let family = self.family_in(project).await?;
+        let call = Call::post(
+            format!("projects/{project}/schedules"),
+            format!("create a schedule of workflow {workflow}"),
+        )
+        .form(family.definition_param(), workflow);
+        let call = schedule_form(call, family, s);
+        let schedule = self.transport().call(&call).await?;
+        int(&schedule, "id").ok_or_else(|| malformed(call.what(), "schedule id"))
+    }
+
+    /// Replaces an offline schedule (`10023` when online) (§8).
+    pub async fn update_schedule(&self, project: i64, id: i64, s: &ScheduleSpec) -> Result<()> {
+        let family = self.family_in(project).await?;
+        let call = Call::put(format!("projects/{project}/schedules/{id}"), format!("update schedule {id}"));
+        self.transport().call(&schedule_form(call, family, s)).await.map(drop)
+    }
+
+    /// Puts a schedule online (the definition must be online, `50004`) or offline. Onlining a
+    /// definition never onlines its schedule (§13 #12). Retried: it is idempotent, and a schedule
+    /// already in that state is success (3.1 answers `10126` "schedule release is already …").
+    pub async fn set_schedule_online(&self, project: i64, id: i64, online: bool) -> Result<()> {
+        self.note_project(project);
+        let (action, state) = if online { ("online", "ONLINE") } else { ("offline", "OFFLINE") };
+        let call = Call::post(
+            format!("projects/{project}/schedules/{id}/{action}"),
+            format!("set schedule {id} {state}"),
+        )
+        .idempotent();
+        match self.transport().exchange(&call).await?.outcome() {
+            Outcome::Data(_) | Outcome::Refused { code: 10126, .. } => Ok(()),
+            other => Err(outcome_error(other, &call)),
+        }
+    }
+
+    /// Starts a run of an online definition and returns its instance id on every family (§9.1):
+    /// 3.3+ answers it; 3.2 answers a trigger code that is looked up until the instance exists;
+    /// 3.1 answers nothing, so a unique marker goes into `startParams` and the newest instances of
+    /// the definition are read until one carries it in its `commandParam`. Never retried.
+    pub async fn start_workflow(&self, project: i64, workflow: i64, s: &StartSpec) -> Result<i64> {
+        let family = self.family_in(project).await?;
+        let marker = family.start_answers_nothing().then(|| uuid::Uuid::new_v4().to_string());
+        // Instances are numbered in creation order: only newer ones can be this run.
+        let newest_before = match marker {
+            Some(_) => self.newest_instance(family, project, workflow).await?,
+            None => 0,
+        };
+        let mut call = Call::post(family.start_path(project), format!("start workflow {workflow}"))
+            .form(family.definition_param(), workflow)
+            .form("scheduleTime", "")
+            .form("failureStrategy", "END")
+            .form("warningType", warning_type(s.warning_group))
+            .form("warningGroupId", s.warning_group)
+            .form("execType", "START_PROCESS")
+            .form("taskDependType", "TASK_POST")
+            .form(family.priority_param(), "MEDIUM")
+            .form("workerGroup", or_default(&s.worker_group, "default"))
+            .form("environmentCode", -1)
+            .form("dryRun", 0)
+            .form("startParams", start_params_json(marker.as_deref(), &s.params));
+        if !family.tenant_on_definition() {
+            call = call.form("tenantCode", or_default(&s.tenant, "default"));
+        }
+        let data = self.transport().call(&call).await?;
+        match (family.started(&data, call.what())?, marker) {
+            (Started::Instance(id), _) => Ok(id),
+            (Started::Trigger(trigger), _) => self.await_trigger(project, workflow, trigger).await,
+            (Started::Unknown, Some(marker)) => {
+                self.await_marker(family, project, workflow, newest_before, &marker).await
+            }
+            (Started::Unknown, None) => Err(malformed(call.what(), "instance id")),
+        }
+    }
+
+    /// The highest instance id among the newest instances of `workflow` (0 when none).
+    async fn newest_instance(&self, family: Family, project: i64, workflow: i64) -> Result<i64> {
+        let page = self.transport().call(&instances_page(family, project, workflow)).await?;
+        Ok(rows(&page).iter().filter_map(|row| int(row, "id")).max().unwrap_or(0))
+    }
+
+    /// 3.2: reads `process-instances/trigger` until the master has created the instance.
+    async fn await_trigger(&self, project: i64, workflow: i64, trigger: i64) -> Result<i64> {
+        let call =
+            Call::get(Family::trigger_path(project), format!("look up the run of workflow {workflow}"))
+                .query("triggerCode", trigger);
+        let mut lookup = RunLookup::new();
+        loop {
+            let instances = self.transport().call(&call).await?;
+            if let Some(id) = rows(&instances).iter().find_map(|row| int(row, "id")) {
+                return Ok(id);
+            }
+            lookup.pause().await.map_err(|e| {
+                not_found_in_time(e, workflow).with_metadata("trigger_code", trigger.to_string())
+            })?;
+        }
+    }
+
+    /// 3.1: reads the newest instances of `workflow` until one newer than `newest_before` carries
+    /// `marker` in its `commandParam` (`{"StartParams":"{\"dataportal_run_id\":…}"}`, §9.1, §13 #20).
+    async fn await_marker(
+        &self,
+        family: Family,
+        project: i64,
+        workflow: i64,
+        newest_before: i64,
+        marker: &str,
+    ) -> Result<i64> {
+        let list = instances_page(family, project, workflow);
+        let mut examined = HashSet::new();
+        let mut lookup = RunLookup::new();
+        loop {
+            let page = self.transport().call(&list).await?;
+            for row in rows(&page) {
+                let Some(id) = int(row, "id") else { continue };
+                if id <= newest_before || !examined.insert(id) {
+                    continue;
+                }
+                // List rows are slim (no commandParam): a manual start's is START_PROCESS.
+                if text(row, "commandType").is_some_and(|kind| kind != "START_PROCESS") {
+                    continue;
+                }
+                let call = Call::get(format!("{}/{id}", family.instances(project)), format!("read run {id}"));
+                let instance = self.transport().call(&call).await?;
+                // The marker is a fresh UUID: finding its text anywhere in commandParam is proof
+                // enough, whatever the nesting and escaping of the start parameters.
+                let command_param = match instance.get("commandParam") {
+                    Some(Value::String(text)) => text.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                if command_param.contains(marker) {
+                    return Ok(id);
+                }
+            }
+            lookup
+                .pause()
+                .await
+                .map_err(|e| not_found_in_time(e, workflow).with_metadata("run_marker", marker))?;
+        }
+    }
+
+    /// A run (§10.1).
+    pub async fn workflow_instance(&self, project: i64, id: i64) -> Result<WorkflowInstance> {
+        let family = self.family_in(project).await?;
+        let call = Call::get(format!("{}/{id}", family.instances(project)), format!("read run {id}"));
+        let instance = self.transport().call(&call).await?;
+        WorkflowInstance::from_ds(&instance, family.definition_param(), call.what())
+    }
+
+    /// A page (from 1) of runs, newest first, of one definition or all; and the total.
+    pub async fn list_workflow_instances(
+        &self,
+        project: i64,
+        workflow: Option<i64>,
+        page_no: u32,
+        page_size: u32,
+    ) -> Result<(Vec<WorkflowInstance>, u64)> {
+        let family = self.family_in(project).await?;
+        let mut call = Call::get(family.instances(project), "list runs")
+            .query("pageNo", page_no.max(1))
+            .query("pageSize", page_size.max(1));
+        if let Some(workflow) = workflow {
+            call = call.query(family.instance_filter_param(), workflow);
+        }
+        let page = self.transport().call(&call).await?;
+        let instances = rows(&page)
+            .iter()
+            .map(|row| WorkflowInstance::from_ds(row, family.definition_param(), call.what()))
+            .collect::<Result<Vec<_>>>()?;
+        let total = int(&page, "total").and_then(|n| u64::try_from(n).ok()).unwrap_or(instances.len() as u64);
+        Ok((instances, total))
+    }
+
+    /// The task runs of a run (§10.1 `…/{id}/tasks`).
+    pub async fn task_instances(&self, project: i64, instance: i64) -> Result<Vec<TaskInstance>> {
+        let family = self.family_in(project).await?;
+        let call = Call::get(
+            format!("{}/{instance}/tasks", family.instances(project)),
+            format!("list the tasks of run {instance}"),
+        );
+        let data = self.transport().call(&call).await?;
+        let tasks = data.get("taskList").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+        tasks.iter().map(|task| TaskInstance::from_ds(task, call.what())).collect()
+    }
+
+    /// Stops a running run or reruns a finished one (§9.2; the state changes asynchronously).
+    pub async fn execute(&self, project: i64, instance: i64, action: ExecuteType) -> Result<()> {
+        let family = self.family_in(project).await?;
+        let verb = match action {
+            ExecuteType::Stop => "stop",
+            ExecuteType::Rerun => "rerun",
+        };
+        let call =
+            Call::post(format!("projects/{project}/executors/execute"), format!("{verb} run {instance}"))
+                .form(family.instance_id_param(), instance)
+                .form("executeType", action.as_ds());
+        self.transport().call(&call).await.map(drop)
+    }
+
+    /// Up to `limit` log lines of a task run after the first `skip_lines` (§10.3).
+    pub async fn task_log(&self, task_instance: i64, skip_lines: u32, limit: u32) -> Result<LogChunk> {
+        let call = Call::get("log/detail", format!("read the log of task run {task_instance}"))
+            .query("taskInstanceId", task_instance)
+            .query("skipLineNum", skip_lines)
+            .query("limit", limit);
+        Ok(LogChunk::from_ds(&self.transport().call(&call).await?))
+    }
+
+    /// The id and database type of the datasource named exactly `name`; `DsNotFound` when none.
+    pub async fn datasource_id(&self, name: &str) -> Result<(i64, String)> {
+        let call = Call::get("datasources", format!("find datasource {name}"))
+            .query("pageNo", 1)
+            .query("pageSize", 100)
+            .query("searchVal", name);
+        let page = self.transport().call(&call).await?;
+        rows(&page)
+            .iter()
+            .filter(|row| row.get("name").and_then(Value::as_str) == Some(name))
+            .find_map(|row| Some((int(row, "id")?, text(row, "type")?)))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    Reason::DsNotFound,
+                    format!("DolphinScheduler has no datasource named {name}"),
+                )
+                .with_metadata("datasource", name)
+            })
+    }
+}
+
+/// The form of a definition create or update (§7.1), JSON fields as JSON strings (§1).
+fn definition_form(call: Call, family: Family, spec: &WorkflowSpec) -> Call {
+    let call = call
+        .defining()
+        .form("name", &spec.name)
+        .form("description", &spec.description)
+        .form("globalParams", spec.global_params_json())
+        .form("locations", spec.locations_json())
+        .form("timeout", spec.timeout_minutes)
+        .form("taskRelationJson", spec.task_relation_json())
+        .form("taskDefinitionJson", spec.task_definition_json())
+        .form("executionType", "PARALLEL");
+    if family.tenant_on_definition() {
+        call.form("tenantCode", or_default(&spec.tenant, "default"))
+    } else {
+        call
+    }
+}
+
+/// The form of a schedule create or update (§8), without the definition code.
+fn schedule_form(call: Call, family: Family, s: &ScheduleSpec) -> Call {
+    let call = call
+        .defining()
+        .form("schedule", s.schedule_json())
+        .form("warningType", warning_type(s.warning_group))
+        .form("warningGroupId", s.warning_group)
+        .form("failureStrategy", "END")
+        .form("workerGroup", or_default(&s.worker_group, "default"))
+        .form("environmentCode", -1)
+        .form(family.priority_param(), "MEDIUM");
+    if family.tenant_on_definition() {
+        call
+    } else {
+        call.form("tenantCode", or_default(&s.tenant, "default"))
+    }
+}
+
+/// The newest runs of `workflow` (the list is ordered by start time, newest first).
+fn instances_page(family: Family, project: i64, workflow: i64) -> Call {
+    Call::get(family.instances(project), format!("list the runs of workflow {workflow}"))
+        .query("pageNo", 1)
+        .query("pageSize", RUN_LOOKUP_PAGE)
+        .query(family.instance_filter_param(), workflow)
+}
+
+/// Paces the lookups of a started run: 20 ms doubling to 500 ms, for up to 5 s.
+struct RunLookup {
+    deadline: Instant,
+    pause: Duration,
+}
+
+/// The lookup of a started run gave up.
+struct TimedOut;
+
+impl RunLookup {
+    fn new() -> Self {
+        Self { deadline: Instant::now() + RUN_LOOKUP_TIMEOUT, pause: RUN_LOOKUP_FIRST_PAUSE }
+    }
+
+    async fn pause(&mut self) -> Result<(), TimedOut> {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Err(TimedOut);
+        }
+        tokio::time::sleep(self.pause.min(self.deadline - now)).await;
+        self.pause = (self.pause * 2).min(RUN_LOOKUP_MAX_PAUSE);
+        Ok(())
+    }
+}
+
+/// DS accepted a start but the run did not show up: it may still appear, so the caller must not
+/// simply start again.
+fn not_found_in_time(_: TimedOut, workflow: i64) -> Error {
+    unavailable(format!(
+        "DolphinScheduler accepted the start of workflow {workflow} but its run did not appear within {} s; \
+         look for it before starting again",
+        RUN_LOOKUP_TIMEOUT.as_secs()
+    ))
+}
