@@ -6,6 +6,7 @@ use dataportal::config::{SecretUrl, ServeArgs, Settings};
 use dataportal::proto::v1::lineage_service_client::LineageServiceClient;
 use dataportal::proto::v1::table_service_client::TableServiceClient;
 use dataportal::proto::v1::task_service_client::TaskServiceClient;
+use dataportal::proto::v1::workflow_service_client::WorkflowServiceClient;
 use dataportal::startup::Application;
 use dataportal::storage::PoolSettings;
 use sqlx::Connection;
@@ -101,6 +102,7 @@ pub struct TestApp {
     pub tables: TableServiceClient<Channel>,
     pub tasks: TaskServiceClient<Channel>,
     pub lineage: LineageServiceClient<Channel>,
+    pub workflows: WorkflowServiceClient<Channel>,
     pub health: HealthClient<Channel>,
     pub database: TestDatabase,
     shutdown: CancellationToken,
@@ -146,11 +148,18 @@ impl TestApp {
             tables: TableServiceClient::new(channel.clone()),
             tasks: TaskServiceClient::new(channel.clone()),
             lineage: LineageServiceClient::new(channel.clone()),
+            workflows: WorkflowServiceClient::new(channel.clone()),
             health: HealthClient::new(channel),
             database,
             shutdown,
             server,
         }
+    }
+
+    /// Stops the server (gracefully), leaving its database to whoever else uses it.
+    pub async fn shutdown_only(self) {
+        self.shutdown.cancel();
+        self.server.await.expect("server stops cleanly");
     }
 
     /// Stops the server (gracefully) and drops its database.

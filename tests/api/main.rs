@@ -7,3 +7,4 @@ mod helpers;
 mod lineage;
 mod tables;
 mod tasks;
+mod workflows;
