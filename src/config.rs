@@ -116,6 +116,9 @@ pub struct DolphinArgs {
     /// Version family: `auto` (detected once), `3.1`, `3.2` or `3.3` (3.3 and later).
     #[arg(long = "ds-version", env = "DS_VERSION", default_value = "auto")]
     pub version: String,
+    /// DolphinScheduler datasource of SQL tasks that name none.
+    #[arg(long = "ds-default-datasource", env = "DS_DEFAULT_DATASOURCE", default_value = "")]
+    pub default_datasource: String,
     /// Time zone of schedules that name none.
     #[arg(long = "ds-timezone", env = "DS_TIMEZONE", default_value = "Asia/Shanghai")]
     pub timezone: String,
@@ -136,6 +139,7 @@ impl Default for DolphinArgs {
             worker_group: "default".into(),
             warning_group_id: 0,
             version: "auto".into(),
+            default_datasource: String::new(),
             timezone: "Asia/Shanghai".into(),
             timeout_secs: 10,
         }

@@ -126,6 +126,7 @@ fn dolphin_target(settings: &Settings) -> Result<Option<DolphinTarget>, StartupE
         worker_group: args.worker_group.clone(),
         warning_group: args.warning_group_id,
         timezone: args.timezone.clone(),
+        default_datasource: args.default_datasource.clone(),
     }))
 }
 

@@ -244,6 +244,7 @@ impl Workflows {
         let (internal, external) = match &workflow.explicit_dependencies {
             Some(edges) => (edges.clone(), Vec::new()),
             None => {
+                let external = self.external_upstreams(workflow, tasks).await?;
                 let members: HashSet<i64> = tasks.iter().map(|t| t.id).collect();
                 let mut internal = Vec::new();
                 for task in tasks {
@@ -255,7 +256,7 @@ impl Workflows {
                             .map(|(up, ..)| (*up, task.id)),
                     );
                 }
-                (internal, self.external_upstreams(workflow, tasks).await?)
+                (internal, external)
             }
         };
         Ok(plan_dag(&plan_tasks, &internal, &external, &workflow.positions))
@@ -270,6 +271,8 @@ impl Workflows {
         workflow: &Workflow,
         tasks: &[Task],
     ) -> Result<Vec<(i64, ExternalUpstream)>> {
+        // Other replicas may have written tasks this one's index has not caught up with.
+        self.catalog.refresh_lineage().await?;
         let members: HashSet<i64> = tasks.iter().map(|t| t.id).collect();
         let mut wanted: Vec<(i64, i64, String, Vec<String>)> = Vec::new();
         for task in tasks {
@@ -426,12 +429,14 @@ impl Workflows {
 
     /// A datasource's DolphinScheduler id and type, by name.
     async fn datasource(&self, target: &DolphinTarget, task: &str, name: &str) -> Result<(i64, String)> {
+        let name = if name.is_empty() { target.default_datasource.as_str() } else { name };
         if name.is_empty() {
             return Err(Error::new(
                 ErrorKind::FailedPrecondition,
                 Reason::InvalidArgument,
                 format!(
-                    "SQL task {task:?} names no datasource; set its datasource to a DolphinScheduler datasource"
+                    "SQL task {task:?} names no datasource and DS_DEFAULT_DATASOURCE is not set; name a \
+                     DolphinScheduler datasource"
                 ),
             ));
         }

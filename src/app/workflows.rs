@@ -43,6 +43,8 @@ pub struct DolphinTarget {
     pub warning_group: i64,
     /// Time zone of schedules that name none.
     pub timezone: String,
+    /// Datasource of SQL tasks that name none (empty: such tasks cannot be published).
+    pub default_datasource: String,
 }
 
 /// Datasource name → (DolphinScheduler id, database type, when looked up).
