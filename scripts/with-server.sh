@@ -1,17 +1,34 @@
 #!/usr/bin/env bash
-# Starts the service on a free port with a throwaway SQLite database, waits until it is
-# SERVING, runs the given command with the address as its last argument, and stops the
+# Starts the service on a free port with a throwaway SQLite database, publishing to a fake
+# DolphinScheduler, waits until it is SERVING, runs the given command with the address as its last argument, and stops the
 # service again (whatever the command's outcome).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet --bin dataportal
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cargo build --quiet -p fake-dolphinscheduler --example serve
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
 data=$(mktemp -d)
 log="$data/server.log"
-DATABASE_URL="sqlite://$data/portal.db" target/debug/dataportal serve --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
+
+# A fake DolphinScheduler (3.3+) to publish to; it prints DS_URL and DS_TOKEN.
+target/debug/examples/serve --family 3.3 --port "$(free_port)" >"$data/fake.env" 2>"$data/fake.log" &
+fake=$!
+trap 'kill "$fake" 2>/dev/null; wait "$fake" 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 1 100); do
+  grep -q '^DS_TOKEN=' "$data/fake.env" 2>/dev/null && break
+  sleep 0.05
+done
+set -a
+# shellcheck disable=SC1091
+. "$data/fake.env"
+set +a
+
+DATABASE_URL="sqlite://$data/portal.db" DS_DEFAULT_DATASOURCE=warehouse \
+  target/debug/dataportal serve --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill "$server" "$fake" 2>/dev/null; wait "$server" "$fake" 2>/dev/null; rm -rf "$data"' EXIT
 
 for _ in $(seq 1 100); do
   if .tools/venv/bin/grpcurl -plaintext "127.0.0.1:$port" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; then

@@ -198,7 +198,12 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Re
 impl FakeDolphinScheduler {
     /// Starts a fake of `family` on 127.0.0.1 with an ephemeral port.
     pub async fn start(family: Family) -> Self {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        Self::start_on(family, 0).await
+    }
+
+    /// Starts a fake of `family` on 127.0.0.1:`port` (0 picks a free one).
+    pub async fn start_on(family: Family, port: u16) -> Self {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .await
             .expect("fake-dolphinscheduler: cannot bind 127.0.0.1");
         let addr = listener.local_addr().expect("fake-dolphinscheduler: no local address");
