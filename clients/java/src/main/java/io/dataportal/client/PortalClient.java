@@ -3,6 +3,7 @@ package io.dataportal.client;
 import io.dataportal.v1.LineageServiceGrpc;
 import io.dataportal.v1.TableServiceGrpc;
 import io.dataportal.v1.TaskServiceGrpc;
+import io.dataportal.v1.WorkflowServiceGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.NettyChannelBuilder;
@@ -45,6 +46,10 @@ public final class PortalClient implements AutoCloseable {
 
   public LineageServiceGrpc.LineageServiceBlockingStub lineage() {
     return LineageServiceGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
+  }
+
+  public WorkflowServiceGrpc.WorkflowServiceBlockingStub workflows() {
+    return WorkflowServiceGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
   }
 
   public HealthGrpc.HealthBlockingStub health() {

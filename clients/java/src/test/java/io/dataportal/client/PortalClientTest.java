@@ -45,6 +45,14 @@ import io.dataportal.v1.ListTablesResponse;
 import io.dataportal.v1.ListTasksRequest;
 import io.dataportal.v1.ListTasksResponse;
 import io.dataportal.v1.Priority;
+import io.dataportal.v1.ListWorkflowInstancesResponse;
+import io.dataportal.v1.ListWorkflowInstancesRequest;
+import io.dataportal.v1.Workflow;
+import io.dataportal.v1.Publication;
+import io.dataportal.v1.PublishState;
+import io.dataportal.v1.PublishTaskRequest;
+import io.dataportal.v1.WorkflowInstance;
+import io.dataportal.v1.GetWorkflowInstanceRequest;
 import io.dataportal.v1.SqlDialect;
 import io.dataportal.v1.Table;
 import io.dataportal.v1.TableStatus;
@@ -78,7 +86,9 @@ import org.junit.function.ThrowingRunnable;
 
 /**
  * Calls every RPC of TableService, TaskService and LineageService, plus grpc.health.v1.Health/Check,
- * on a running server, and checks the google.rpc error details of the failures.
+ * on a running server, and checks the google.rpc error details of the failures. Publishing
+ * (TaskService.PublishTask, WorkflowService) needs the server to reach a DolphinScheduler
+ * (scripts/with-server.sh runs a fake one).
  *
  * <pre>mvn -B -s settings-offline.xml test -Dportal.host=127.0.0.1 -Dportal.port=50051</pre>
  *
@@ -288,6 +298,49 @@ public class PortalClientTest {
     assertEquals(1, page2.getTablesCount());
     assertEquals(dim.getId(), page2.getTables(0).getId());
     assertTrue(page2.getNextPageToken().isEmpty());
+  }
+
+  // ---------------------------------------------------------------- publishing
+
+  @Test
+  public void publishTaskWithAutoStartReturnsItsInstance() {
+    Table ods = createTable(table("ods_pub_" + RUN));
+    Table dwd = createTable(table("dwd_pub_" + RUN));
+    Task task = createTask(Task.newBuilder()
+        .setName("load_pub_" + RUN)
+        .setSql("insert into " + dwd.getName() + " select * from " + ods.getName())
+        .setSchedule("5 4 * * *")
+        .addInputs(ods.getName())
+        .addOutputs(dwd.getName())
+        .build());
+
+    Workflow workflow = portal.tasks().publishTask(PublishTaskRequest.newBuilder()
+        .setId(task.getId()).setAutoStart(true).build()).getWorkflow();
+    Publication publication = workflow.getPublication();
+    assertEquals(publication.getLastError(), PublishState.PUBLISH_STATE_PUBLISHED, publication.getState());
+    assertEquals("a task without a workflow gets one named after it", task.getName(), workflow.getName());
+    assertEquals("0 5 4 * * ? *", workflow.getSchedule().getQuartzCron());
+    assertTrue(publication.getWorkflowCode() > 0);
+    assertTrue(publication.getTaskCodesMap().get(task.getId()) > 0);
+    long instanceId = publication.getLastInstanceId();
+    assertTrue("auto_start returns the instance id", instanceId > 0);
+
+    WorkflowInstance instance = portal.workflows().getWorkflowInstance(GetWorkflowInstanceRequest.newBuilder()
+        .setWorkflowInstanceId(instanceId).build()).getInstance();
+    assertEquals(publication.getWorkflowCode(), instance.getWorkflowCode());
+    assertEquals(1, instance.getTasksCount());
+    assertEquals(publication.getTaskCodesMap().get(task.getId()).longValue(), instance.getTasks(0).getTaskCode());
+
+    ListWorkflowInstancesResponse runs = portal.workflows().listWorkflowInstances(
+        ListWorkflowInstancesRequest.newBuilder().setWorkflowId(workflow.getId()).build());
+    assertEquals(instanceId, runs.getInstances(0).getId());
+  }
+
+  @Test
+  public void unknownWorkflowInstanceIsNotFound() {
+    expectError(Status.Code.NOT_FOUND, "DS_NOT_FOUND",
+        () -> portal.workflows().getWorkflowInstance(GetWorkflowInstanceRequest.newBuilder()
+            .setWorkflowInstanceId(987654321).build()));
   }
 
   @Test
