@@ -17,6 +17,9 @@ use crate::config::Settings;
 use crate::scheduler::dolphin::DolphinClient;
 use crate::storage::Store;
 
+/// Least time between health probes of DolphinScheduler, in milliseconds.
+const DOLPHIN_PROBE_MIN_MS: u64 = 5_000;
+
 /// A boxed error for start-up failures (bad settings, a port in use, a failed migration).
 pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -64,7 +67,8 @@ impl Application {
         let dolphin_monitor = tokio::spawn(crate::grpc::watch_dolphin(
             workflows.dolphin_client(),
             reporter.clone(),
-            Duration::from_millis(self.settings.serve.health_check_interval_ms.max(10)),
+            // Each probe is a call DolphinScheduler serves; a few seconds between them is plenty.
+            Duration::from_millis(self.settings.serve.health_check_interval_ms.max(DOLPHIN_PROBE_MIN_MS)),
             shutdown.clone(),
         ));
         let monitor = tokio::spawn(crate::grpc::watch_database(

@@ -236,7 +236,8 @@ impl Workflows {
             let mut tx = self.store.begin_write().await?;
             tx.lock_workflow(workflow.id).await?;
             tx.set_workflow_tasks(workflow.id, &ids, &sync.positions, &sync.dependencies).await?;
-            let mut changed = workflow.clone();
+            // Read again under the lock: a concurrent edit (a schedule, a release) must survive.
+            let mut changed = self.store.get_workflow(&Lookup::Id(workflow.id)).await?;
             changed.explicit_dependencies = explicit.then(Vec::new);
             changed.global_params = sync.global_params.clone();
             tx.update_workflow(&changed, now_millis()).await?;

@@ -239,7 +239,7 @@ impl Store {
                      publish_error = '', publish_next_at = 0, lease_owner = '', lease_until = 0, \
                      ds_schedule_id = ?, published_at = ?, \
                      last_instance_id = CASE WHEN ? IS NULL THEN last_instance_id ELSE ? END, \
-                     start_requested = CASE WHEN ? IS NULL THEN start_requested ELSE 0 END \
+                     start_requested = CASE WHEN publish_generation > ? THEN start_requested ELSE 0 END \
                      WHERE id = ? AND lease_owner = ?"
                 );
                 sqlx::query(AssertSqlSafe(sql))
@@ -250,7 +250,7 @@ impl Store {
                     .bind(now)
                     .bind(*instance)
                     .bind(*instance)
-                    .bind(*instance)
+                    .bind(claim.generation)
                     .bind(claim.workflow_id)
                     .bind(owner)
                     .execute(&mut *tx.tx)
