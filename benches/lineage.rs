@@ -187,7 +187,13 @@ async fn bench(size: usize, queries: usize) {
     let shutdown = CancellationToken::new();
     let server = tokio::spawn({
         let workflows = dataportal::app::workflows::Workflows::new(store.clone(), catalog.clone(), None);
-        let routes = dataportal::grpc::routes(&catalog, &workflows, health);
+        let data_sources = dataportal::app::datasources::DataSources::new(
+            store.clone(),
+            catalog.clone(),
+            dataportal::secret_box::SecretBox::from_key(&[0; 32]),
+            "bench".into(),
+        );
+        let routes = dataportal::grpc::routes(&catalog, &workflows, &data_sources, health);
         let shutdown = shutdown.clone();
         async move {
             tonic::transport::Server::builder()

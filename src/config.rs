@@ -83,6 +83,11 @@ pub struct ServeArgs {
     /// DolphinScheduler.
     #[command(flatten)]
     pub dolphin: DolphinArgs,
+    /// Key that seals data source passwords: base64 of 32 random bytes (`openssl rand -base64
+    /// 32`). Without it, a key file in the data directory is used (created on first start);
+    /// replicas sharing a database must share the key.
+    #[arg(long, env = "DATA_SOURCE_KEY", hide_env_values = true)]
+    pub data_source_key: Option<Secret>,
 }
 
 /// Where DolphinScheduler is and how workflows are published to it. Without `DS_URL` the
@@ -177,6 +182,7 @@ impl Default for ServeArgs {
             lineage_layer_rules: LayerRules::Warn,
             lineage_refresh_ms: 250,
             dolphin: DolphinArgs::default(),
+            data_source_key: None,
         }
     }
 }
@@ -216,6 +222,8 @@ pub struct Settings {
     pub pool: PoolSettings,
     /// Server settings.
     pub serve: ServeArgs,
+    /// Where files of the service live (the data source key file when no key is configured).
+    pub data_dir: PathBuf,
 }
 
 /// A URL that may carry a password: `Debug` and `Display` show it with the password masked.

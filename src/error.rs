@@ -97,6 +97,21 @@ pub enum Reason {
     DsStateConflict,
     /// DolphinScheduler refused the call for another reason (its code and message are attached).
     DsRejected,
+    /// A data source (a warehouse connection) does not answer: it cannot be resolved or reached, does
+    /// not answer in time, or fails a query.
+    DataSourceUnreachable,
+    /// A data source refused the configured user or password.
+    DataSourceLoginFailed,
+    /// A data source has no database of the name given.
+    DataSourceDatabaseNotFound,
+    /// No data source of that id or name.
+    DataSourceNotFound,
+    /// Another data source has that name.
+    DataSourceNameTaken,
+    /// Tasks still run on the data source.
+    DataSourceInUse,
+    /// A sync of the data source is running already.
+    SyncInProgress,
     /// Something unexpected.
     Internal,
 }
@@ -129,6 +144,13 @@ impl Reason {
             Reason::DsNotFound => "DS_NOT_FOUND",
             Reason::DsStateConflict => "DS_STATE_CONFLICT",
             Reason::DsRejected => "DS_REJECTED",
+            Reason::DataSourceUnreachable => "DATA_SOURCE_UNREACHABLE",
+            Reason::DataSourceLoginFailed => "DATA_SOURCE_LOGIN_FAILED",
+            Reason::DataSourceDatabaseNotFound => "DATA_SOURCE_DATABASE_NOT_FOUND",
+            Reason::DataSourceNotFound => "DATA_SOURCE_NOT_FOUND",
+            Reason::DataSourceNameTaken => "DATA_SOURCE_NAME_TAKEN",
+            Reason::DataSourceInUse => "DATA_SOURCE_IN_USE",
+            Reason::SyncInProgress => "SYNC_IN_PROGRESS",
             Reason::Internal => "INTERNAL",
         }
     }

@@ -12,6 +12,8 @@ pub mod error;
 pub mod grpc;
 pub mod proto;
 pub mod scheduler;
+pub mod secret_box;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod warehouse;

@@ -25,6 +25,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
         database_url: cli.common.database_url(),
         pool: cli.common.pool(),
         serve,
+        data_dir: cli.common.data_dir.clone(),
     };
     match cli.command {
         Some(Command::Migrate) => {

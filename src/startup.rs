@@ -11,10 +11,12 @@ use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::Catalog;
+use crate::app::datasources::DataSources;
 use crate::app::publisher::run_publisher;
 use crate::app::workflows::{DolphinTarget, Workflows};
 use crate::config::Settings;
 use crate::scheduler::dolphin::DolphinClient;
+use crate::secret_box::SecretBox;
 use crate::storage::Store;
 
 /// Least time between health probes of DolphinScheduler, in milliseconds.
@@ -29,6 +31,7 @@ pub struct Application {
     listener: TcpListener,
     store: Store,
     dolphin: Option<DolphinTarget>,
+    secrets: SecretBox,
     settings: Settings,
 }
 
@@ -43,7 +46,9 @@ impl Application {
         let listener =
             TcpListener::bind(&address).await.map_err(|e| format!("cannot bind {address}: {e}"))?;
         let dolphin = dolphin_target(&settings)?;
-        Ok(Application { listener, store, dolphin, settings })
+        let key = settings.serve.data_source_key.as_ref().map(|k| k.expose().to_owned());
+        let secrets = SecretBox::load(key.as_deref(), &settings.data_dir)?;
+        Ok(Application { listener, store, dolphin, secrets, settings })
     }
 
     /// The address the gRPC server listens on.
@@ -56,7 +61,11 @@ impl Application {
         let grpc_addr = self.grpc_addr();
         let catalog = Catalog::new(self.store.clone(), self.settings.serve.lineage_layer_rules);
         let workflows = Workflows::new(self.store.clone(), catalog.clone(), self.dolphin.clone());
-        let publisher = tokio::spawn(run_publisher(workflows.clone(), replica_id(), shutdown.clone()));
+        let replica = replica_id();
+        let publisher = tokio::spawn(run_publisher(workflows.clone(), replica.clone(), shutdown.clone()));
+        let data_sources =
+            DataSources::new(self.store.clone(), catalog.clone(), self.secrets.clone(), replica);
+        let syncs = tokio::spawn(data_sources.clone().run_periodic(shutdown.clone()));
         let lineage = tokio::spawn(follow_lineage(
             catalog.clone(),
             Duration::from_millis(self.settings.serve.lineage_refresh_ms.max(10)),
@@ -100,13 +109,14 @@ impl Application {
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let served = tonic::transport::Server::builder()
             .layer(middleware)
-            .add_routes(crate::grpc::routes(&catalog, &workflows, health))
+            .add_routes(crate::grpc::routes(&catalog, &workflows, &data_sources, health))
             .serve_with_incoming_shutdown(incoming, shutdown.clone().cancelled_owned())
             .await;
         shutdown.cancel();
         let _ = monitor.await;
         let _ = lineage.await;
         let _ = publisher.await;
+        let _ = syncs.await;
         let _ = dolphin_monitor.await;
         self.store.close().await;
         tracing::info!("stopped");

@@ -1,6 +1,7 @@
 //! Use cases shared by every transport: each one checks its input, drives one transaction and
 //! returns domain values or an [`Error`](crate::error::Error).
 
+pub mod datasources;
 pub mod lineage;
 pub mod lineage_index;
 pub mod paging;

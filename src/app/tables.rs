@@ -128,6 +128,8 @@ impl Catalog {
                         version: Version(current.version.0 + 1),
                         created_at: current.created_at,
                         updated_at: now,
+                        source: current.source.clone(),
+                        drift: current.drift.clone(),
                     });
                 }
                 Err(e) if e.reason == Reason::EtagMismatch && etag.is_none() && attempt < 3 => {

@@ -1,5 +1,6 @@
 //! The warehouse model: tables, tasks and the rules they obey. No transport or storage here.
 
+pub mod datasource;
 pub mod lineage;
 pub mod names;
 pub mod schedule;

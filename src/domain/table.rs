@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use super::datasource::DriftItem;
 use super::names::{self, MAX_OWNER_LEN, MAX_TEXT_LEN};
 use super::{EpochMillis, Version};
 use crate::error::Violations;
@@ -19,10 +20,13 @@ pub enum Layer {
     Dws,
     /// Serving.
     Ads,
+    /// Not known yet: a table a sync registered whose name follows no layer convention, left
+    /// for a person to place. Only syncs produce it; callers cannot ask for it.
+    Unassigned,
 }
 
 impl Layer {
-    /// Every layer, in order.
+    /// Every layer of the warehouse, in order (not [`Layer::Unassigned`]).
     pub const ALL: [Layer; 5] = [Layer::Ods, Layer::Dwd, Layer::Dim, Layer::Dws, Layer::Ads];
 
     /// The stored and displayed form (`ODS`).
@@ -33,22 +37,29 @@ impl Layer {
             Layer::Dim => "DIM",
             Layer::Dws => "DWS",
             Layer::Ads => "ADS",
+            Layer::Unassigned => "UNASSIGNED",
         }
     }
 
     /// Reads the stored form.
     pub fn parse(text: &str) -> Option<Layer> {
-        Layer::ALL.into_iter().find(|layer| layer.as_str().eq_ignore_ascii_case(text))
+        Layer::ALL
+            .into_iter()
+            .chain([Layer::Unassigned])
+            .find(|layer| layer.as_str().eq_ignore_ascii_case(text))
     }
 
-    /// A compact code (the position in [`Layer::ALL`]), for dense storage.
+    /// A compact code (the position in [`Layer::ALL`], then 5 for unassigned), for dense storage.
     pub(crate) fn code(self) -> u8 {
         self as u8
     }
 
     /// The layer of a [`Layer::code`].
     pub(crate) fn from_code(code: u8) -> Option<Layer> {
-        Layer::ALL.get(usize::from(code)).copied()
+        match code {
+            5 => Some(Layer::Unassigned),
+            code => Layer::ALL.get(usize::from(code)).copied(),
+        }
     }
 
     /// The layer a conventional name announces by its prefix (`ods_user`, `dw.dwd_user`).
@@ -151,6 +162,27 @@ pub struct Table {
     pub created_at: EpochMillis,
     /// Last change.
     pub updated_at: EpochMillis,
+    /// What the last sync from a data source found; `None` for tables never synced.
+    pub source: Option<TableSource>,
+    /// Structural changes syncs found that nobody acknowledged yet.
+    pub drift: Vec<DriftItem>,
+}
+
+/// A table as its data source last reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSource {
+    /// The data source's name.
+    pub data_source: String,
+    /// Estimated rows.
+    pub rows: Option<i64>,
+    /// Bytes of data.
+    pub data_bytes: Option<i64>,
+    /// When the warehouse last changed it, as the warehouse prints it.
+    pub last_modified: String,
+    /// When it was synced.
+    pub synced_at: EpochMillis,
+    /// Whether the last sync no longer found it.
+    pub gone: bool,
 }
 
 impl TableDef {

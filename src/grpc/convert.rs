@@ -4,6 +4,7 @@ use prost_types::{Duration, FieldMask, Timestamp};
 
 use crate::app::tables::TableAttribute;
 use crate::app::tasks::TaskAttribute;
+use crate::domain::datasource::{DriftItem, DriftKind};
 use crate::domain::lineage::{EdgeSource, LineageWarning, WarningKind};
 use crate::domain::table::{Field, Layer, Table, TableDraft, TableStatus};
 use crate::domain::task::{Engine, Priority, Task, TaskBody, TaskDraft, TaskType};
@@ -76,6 +77,7 @@ pub fn layer_to_pb(layer: Layer) -> pb::Layer {
         Layer::Dim => pb::Layer::Dim,
         Layer::Dws => pb::Layer::Dws,
         Layer::Ads => pb::Layer::Ads,
+        Layer::Unassigned => pb::Layer::Unspecified,
     }
 }
 
@@ -89,6 +91,8 @@ pub fn layer_filter(layer: i32) -> Result<Option<Layer>> {
 /// What a caller asks a table to be, and what could not be read of it (unknown enum values).
 pub fn table_draft(table: pb::Table) -> (TableDraft, Violations) {
     let pb::Table {
+        source: _,
+        drift: _,
         id: _,
         name,
         database,
@@ -156,6 +160,31 @@ pub fn table_to_pb(table: Table, with_fields: bool) -> pb::Table {
         create_time: timestamp(table.created_at),
         update_time: timestamp(table.updated_at),
         etag: Etag::of(table.id, table.version).to_string(),
+        source: table.source.map(|s| pb::TableSource {
+            data_source: s.data_source,
+            rows: s.rows.unwrap_or_default(),
+            data_bytes: s.data_bytes.unwrap_or_default(),
+            last_modified: s.last_modified,
+            sync_time: timestamp(s.synced_at),
+            gone: s.gone,
+        }),
+        drift: table.drift.into_iter().map(drift_to_pb).collect(),
+    }
+}
+
+/// A drift item for the API.
+pub fn drift_to_pb(item: DriftItem) -> pb::DriftItem {
+    pb::DriftItem {
+        kind: match item.kind {
+            DriftKind::ColumnAdded => pb::DriftKind::ColumnAdded,
+            DriftKind::ColumnDropped => pb::DriftKind::ColumnDropped,
+            DriftKind::ColumnRetyped => pb::DriftKind::ColumnRetyped,
+            DriftKind::TableGone => pb::DriftKind::TableGone,
+        } as i32,
+        column: item.column,
+        portal_type: item.portal_type,
+        warehouse_type: item.warehouse_type,
+        detect_time: timestamp(item.detected_at),
     }
 }
 
@@ -188,7 +217,7 @@ pub fn table_mask(mask: Option<FieldMask>, table: &pb::Table) -> Result<Vec<Tabl
     })
 }
 
-fn non_empty<T>(attributes: Vec<T>) -> Result<Vec<T>> {
+pub(super) fn non_empty<T>(attributes: Vec<T>) -> Result<Vec<T>> {
     if attributes.is_empty() {
         Err(Error::invalid_field("update_mask", "names nothing to change, and no field is set"))
     } else {
@@ -196,7 +225,7 @@ fn non_empty<T>(attributes: Vec<T>) -> Result<Vec<T>> {
     }
 }
 
-fn parse_paths<T>(paths: &[String], parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>> {
+pub(super) fn parse_paths<T>(paths: &[String], parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>> {
     let mut violations = Violations::default();
     let mut attributes = Vec::new();
     for (index, path) in paths.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! The gRPC transport: services, health, reflection and the middleware every call goes through.
 
 mod convert;
+mod datasources;
 mod health;
 mod lineage;
 mod status;
@@ -17,22 +18,30 @@ use tonic_health::server::HealthReporter;
 pub use health::{watch_database, watch_dolphin};
 
 use crate::app::Catalog;
+use crate::app::datasources::DataSources;
 use crate::app::workflows::Workflows;
+use crate::proto::v1::data_source_service_server::DataSourceServiceServer;
 use crate::proto::v1::lineage_service_server::LineageServiceServer;
 use crate::proto::v1::table_service_server::TableServiceServer;
 use crate::proto::v1::task_service_server::TaskServiceServer;
 use crate::proto::v1::workflow_service_server::WorkflowServiceServer;
 
 /// Names of the services whose health follows the database.
-const SERVICE_NAMES: [&str; 3] = [
+const SERVICE_NAMES: [&str; 4] = [
     <TableServiceServer<tables::TableApi> as tonic::server::NamedService>::NAME,
     <TaskServiceServer<tasks::TaskApi> as tonic::server::NamedService>::NAME,
     <LineageServiceServer<lineage::LineageApi> as tonic::server::NamedService>::NAME,
+    <DataSourceServiceServer<datasources::DataSourceApi> as tonic::server::NamedService>::NAME,
 ];
 
 /// Every gRPC service of the API, plus health and reflection (v1, and v1alpha for grpcurl and
 /// other older clients).
-pub fn routes(catalog: &Catalog, workflows: &Workflows, health: HealthServer<impl Health>) -> Routes {
+pub fn routes(
+    catalog: &Catalog,
+    workflows: &Workflows,
+    data_sources: &DataSources,
+    health: HealthServer<impl Health>,
+) -> Routes {
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -46,6 +55,7 @@ pub fn routes(catalog: &Catalog, workflows: &Workflows, health: HealthServer<imp
         .add_service(TableServiceServer::new(tables::TableApi::new(catalog.clone())))
         .add_service(TaskServiceServer::new(tasks::TaskApi::new(catalog.clone(), workflows.clone())))
         .add_service(WorkflowServiceServer::new(workflows::WorkflowApi::new(workflows.clone())))
+        .add_service(DataSourceServiceServer::new(datasources::DataSourceApi::new(data_sources.clone())))
         .add_service(LineageServiceServer::new(lineage::LineageApi::new(catalog.clone())))
 }
 

@@ -4,6 +4,7 @@
 //! [`Dialect`]. Reads go through [`Store`], writes through a [`Tx`] the application layer
 //! drives, so that everything one request writes commits or rolls back together.
 
+mod datasources;
 mod error;
 mod lineage;
 mod tables;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyQueryResult};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
+pub use datasources::{KnownTable, SyncChange, SyncedTable, data_source_not_found};
 use error::{is_foreign_key_violation, is_unique_violation};
 pub use lineage::{Changed, Link, Node, TableNode, TaskNode};
 pub use tables::{TableFilter, TableIo, table_in_use, table_not_found};

@@ -6,14 +6,24 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, QueryBuilder, Row};
 
 use super::{Store, Tx, is_foreign_key_violation, is_unique_violation, placeholders};
-use crate::domain::table::{Field, Layer, Table, TableDef, TableStatus};
+use crate::domain::datasource::DriftItem;
+use crate::domain::table::{Field, Layer, Table, TableDef, TableSource, TableStatus};
 use crate::domain::{EpochMillis, Lookup, Version};
 use crate::error::{Error, ErrorKind, Reason, Result};
 
 /// The columns every read of a row selects, in one place.
+/// The FROM clause of every read of whole tables: the data source's name comes along.
+macro_rules! from_tables {
+    () => {
+        " FROM data_table t LEFT JOIN data_source s ON s.id = t.data_source_id"
+    };
+}
+
 macro_rules! table_columns {
     () => {
-        "id, name, database_name, layer, owner, description, status, version, created_at, updated_at"
+        "t.id, t.name, t.database_name, t.layer, t.owner, t.description, t.status, t.version, t.created_at, \
+         t.updated_at, t.source_rows, t.source_bytes, t.source_updated_at, t.synced_at, t.drift, \
+         t.gone_from_source, s.name AS data_source_name"
     };
 }
 
@@ -47,13 +57,13 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         let row = match lookup {
             Lookup::Id(id) => {
-                sqlx::query(concat!("SELECT ", table_columns!(), " FROM data_table WHERE id = ?"))
+                sqlx::query(concat!("SELECT ", table_columns!(), from_tables!(), " WHERE t.id = ?"))
                     .bind(*id)
                     .fetch_optional(&mut *conn)
                     .await?
             }
             Lookup::Name(name) => {
-                sqlx::query(concat!("SELECT ", table_columns!(), " FROM data_table WHERE name = ?"))
+                sqlx::query(concat!("SELECT ", table_columns!(), from_tables!(), " WHERE t.name = ?"))
                     .bind(name.as_str())
                     .fetch_optional(&mut *conn)
                     .await?
@@ -74,15 +84,15 @@ impl Store {
         with_fields: bool,
     ) -> Result<(Vec<Table>, i64)> {
         let mut conn = self.pool.acquire().await?;
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM data_table WHERE 1 = 1");
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM data_table t WHERE 1 = 1");
         push_table_filter(&mut count, filter);
         let total: i64 = count.build().fetch_one(&mut *conn).await?.try_get(0)?;
 
         let mut page =
-            QueryBuilder::new(concat!("SELECT ", table_columns!(), " FROM data_table WHERE id > "));
+            QueryBuilder::new(concat!("SELECT ", table_columns!(), from_tables!(), " WHERE t.id > "));
         page.push_bind(after_id);
         push_table_filter(&mut page, filter);
-        page.push(" ORDER BY id LIMIT ").push_bind(limit);
+        page.push(" ORDER BY t.id LIMIT ").push_bind(limit);
         let rows = page.build().fetch_all(&mut *conn).await?;
         let mut tables =
             rows.iter().map(|row| table_from_row(row, Vec::new())).collect::<Result<Vec<_>>>()?;
@@ -107,7 +117,15 @@ impl Tx {
             .map_err(|e| table_name_taken(e, &def.name))?;
         let id = self.inserted_id(&result).await?;
         insert_fields(&mut self.tx, id, &def.fields).await?;
-        Ok(Table { id, def: def.clone(), version: Version(1), created_at: now, updated_at: now })
+        Ok(Table {
+            id,
+            def: def.clone(),
+            version: Version(1),
+            created_at: now,
+            updated_at: now,
+            source: None,
+            drift: Vec::new(),
+        })
     }
 
     /// Registers tables that do not exist yet (by name), skipping those that do: used when a
@@ -296,16 +314,16 @@ fn table_name_taken(e: sqlx::Error, name: &str) -> Error {
 
 fn push_table_filter(query: &mut QueryBuilder<sqlx::Any>, filter: &TableFilter) {
     if let Some(layer) = filter.layer {
-        query.push(" AND layer = ").push_bind(layer.as_str());
+        query.push(" AND t.layer = ").push_bind(layer.as_str());
     }
     if !filter.owner.is_empty() {
-        query.push(" AND owner = ").push_bind(filter.owner.clone());
+        query.push(" AND t.owner = ").push_bind(filter.owner.clone());
     }
     if !filter.database.is_empty() {
-        query.push(" AND database_name = ").push_bind(filter.database.clone());
+        query.push(" AND t.database_name = ").push_bind(filter.database.clone());
     }
     if !filter.name_contains.is_empty() {
-        query.push(" AND name LIKE ").push_bind(like_pattern(&filter.name_contains)).push(" ESCAPE '!'");
+        query.push(" AND t.name LIKE ").push_bind(like_pattern(&filter.name_contains)).push(" ESCAPE '!'");
     }
 }
 
@@ -343,10 +361,37 @@ fn table_from_row(row: &AnyRow, fields: Vec<Field>) -> Result<Table> {
         version: Version(row.try_get("version")?),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        source: source_from_row(row)?,
+        drift: decode_drift(row.try_get("drift")?)?,
     })
 }
 
-async fn fields_of(conn: &mut AnyConnection, table_ids: &[i64]) -> Result<HashMap<i64, Vec<Field>>> {
+/// The sync facts of a table row, when it was ever synced.
+fn source_from_row(row: &AnyRow) -> Result<Option<TableSource>> {
+    let Some(synced_at) = row.try_get::<Option<i64>, _>("synced_at")? else { return Ok(None) };
+    let gone: i64 = row.try_get("gone_from_source")?;
+    Ok(Some(TableSource {
+        data_source: row.try_get::<Option<String>, _>("data_source_name")?.unwrap_or_default(),
+        rows: row.try_get("source_rows")?,
+        data_bytes: row.try_get("source_bytes")?,
+        last_modified: row.try_get("source_updated_at")?,
+        synced_at,
+        gone: gone != 0,
+    }))
+}
+
+/// Drift as stored: a JSON list, or NULL for none.
+pub(super) fn decode_drift(stored: Option<String>) -> Result<Vec<DriftItem>> {
+    match stored.filter(|s| !s.is_empty()) {
+        None => Ok(Vec::new()),
+        Some(json) => serde_json::from_str(&json).map_err(|e| Error::internal(format!("stored drift: {e}"))),
+    }
+}
+
+pub(super) async fn fields_of(
+    conn: &mut AnyConnection,
+    table_ids: &[i64],
+) -> Result<HashMap<i64, Vec<Field>>> {
     let sql = format!(
         "SELECT table_id, ordinal, name, data_type, field_comment, nullable, primary_key FROM data_field \
          WHERE table_id IN ({}) ORDER BY table_id, ordinal",
@@ -378,7 +423,7 @@ async fn fields_of(conn: &mut AnyConnection, table_ids: &[i64]) -> Result<HashMa
 /// placeholder limits.
 const FIELD_ROWS_PER_INSERT: usize = 500;
 
-async fn insert_fields(conn: &mut AnyConnection, table_id: i64, fields: &[Field]) -> Result<()> {
+pub(super) async fn insert_fields(conn: &mut AnyConnection, table_id: i64, fields: &[Field]) -> Result<()> {
     for chunk in fields.chunks(FIELD_ROWS_PER_INSERT) {
         let mut insert = QueryBuilder::new(
             "INSERT INTO data_field (table_id, ordinal, name, data_type, field_comment, nullable, primary_key) ",

@@ -3,10 +3,12 @@
 use std::time::Duration;
 
 use dataportal::config::{SecretUrl, ServeArgs, Settings};
+use dataportal::proto::v1::data_source_service_client::DataSourceServiceClient;
 use dataportal::proto::v1::lineage_service_client::LineageServiceClient;
 use dataportal::proto::v1::table_service_client::TableServiceClient;
 use dataportal::proto::v1::task_service_client::TaskServiceClient;
 use dataportal::proto::v1::workflow_service_client::WorkflowServiceClient;
+use dataportal::scheduler::dolphin::Secret;
 use dataportal::startup::Application;
 use dataportal::storage::PoolSettings;
 use sqlx::Connection;
@@ -103,6 +105,7 @@ pub struct TestApp {
     pub tasks: TaskServiceClient<Channel>,
     pub lineage: LineageServiceClient<Channel>,
     pub workflows: WorkflowServiceClient<Channel>,
+    pub data_sources: DataSourceServiceClient<Channel>,
     pub health: HealthClient<Channel>,
     pub database: TestDatabase,
     shutdown: CancellationToken,
@@ -119,8 +122,11 @@ pub fn test_settings(database_url: &str) -> Settings {
             port: 0,
             health_check_interval_ms: 100,
             lineage_refresh_ms: 100,
+            // A fixed test key (base64 of 32 zero bytes): servers sharing a database share it.
+            data_source_key: Some(Secret::new("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")),
             ..ServeArgs::default()
         },
+        data_dir: std::env::temp_dir(),
     }
 }
 
@@ -149,6 +155,7 @@ impl TestApp {
             tasks: TaskServiceClient::new(channel.clone()),
             lineage: LineageServiceClient::new(channel.clone()),
             workflows: WorkflowServiceClient::new(channel.clone()),
+            data_sources: DataSourceServiceClient::new(channel.clone()),
             health: HealthClient::new(channel),
             database,
             shutdown,

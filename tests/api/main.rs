@@ -2,6 +2,7 @@
 //! MariaDB database, and calls it through the generated client.
 
 mod cli;
+mod datasources;
 mod health;
 mod helpers;
 mod lineage;

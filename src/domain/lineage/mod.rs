@@ -217,12 +217,14 @@ pub fn settle_links(
 }
 
 /// The order of layers data is meant to flow in: ODS, then DWD and DIM, then DWS, then ADS.
-fn layer_rank(layer: Layer) -> u8 {
+/// A table without a layer has no place in that order.
+fn layer_rank(layer: Layer) -> Option<u8> {
     match layer {
-        Layer::Ods => 0,
-        Layer::Dwd | Layer::Dim => 1,
-        Layer::Dws => 2,
-        Layer::Ads => 3,
+        Layer::Ods => Some(0),
+        Layer::Dwd | Layer::Dim => Some(1),
+        Layer::Dws => Some(2),
+        Layer::Ads => Some(3),
+        Layer::Unassigned => None,
     }
 }
 
@@ -232,7 +234,10 @@ pub fn layer_order_warnings(inputs: &[(String, Layer)], outputs: &[(String, Laye
     let mut warnings = Vec::new();
     for (output, output_layer) in outputs {
         for (input, input_layer) in inputs {
-            if layer_rank(*output_layer) < layer_rank(*input_layer) {
+            if let (Some(output_rank), Some(input_rank)) =
+                (layer_rank(*output_layer), layer_rank(*input_layer))
+                && output_rank < input_rank
+            {
                 warnings.push(LineageWarning {
                     kind: WarningKind::LayerOrder,
                     table: output.clone(),
