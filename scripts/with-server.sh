@@ -25,7 +25,7 @@ set -a
 . "$data/fake.env"
 set +a
 
-DATABASE_URL="sqlite://$data/portal.db" DS_DEFAULT_DATASOURCE=warehouse \
+DATABASE_URL="sqlite://$data/portal.db" DATA_DIR="$data" DS_DEFAULT_DATASOURCE=warehouse \
   target/debug/dataportal serve --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" "$fake" 2>/dev/null; wait "$server" "$fake" 2>/dev/null; rm -rf "$data"' EXIT
