@@ -1,5 +1,6 @@
 package io.dataportal.client;
 
+import io.dataportal.v1.DataSourceServiceGrpc;
 import io.dataportal.v1.LineageServiceGrpc;
 import io.dataportal.v1.TableServiceGrpc;
 import io.dataportal.v1.TaskServiceGrpc;
@@ -46,6 +47,10 @@ public final class PortalClient implements AutoCloseable {
 
   public LineageServiceGrpc.LineageServiceBlockingStub lineage() {
     return LineageServiceGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
+  }
+
+  public DataSourceServiceGrpc.DataSourceServiceBlockingStub dataSources() {
+    return DataSourceServiceGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
   }
 
   public WorkflowServiceGrpc.WorkflowServiceBlockingStub workflows() {

@@ -15,6 +15,12 @@ import io.dataportal.v1.AnalyzeSqlRequest;
 import io.dataportal.v1.AnalyzeSqlResponse;
 import io.dataportal.v1.CreateTableRequest;
 import io.dataportal.v1.CreateTaskRequest;
+import io.dataportal.v1.CreateDataSourceRequest;
+import io.dataportal.v1.DataSource;
+import io.dataportal.v1.DataSourceKind;
+import io.dataportal.v1.DeleteDataSourceRequest;
+import io.dataportal.v1.GetDataSourceRequest;
+import io.dataportal.v1.TestDataSourceRequest;
 import io.dataportal.v1.DeleteTableRequest;
 import io.dataportal.v1.DeleteTaskRequest;
 import io.dataportal.v1.EdgeSource;
@@ -334,6 +340,34 @@ public class PortalClientTest {
     ListWorkflowInstancesResponse runs = portal.workflows().listWorkflowInstances(
         ListWorkflowInstancesRequest.newBuilder().setWorkflowId(workflow.getId()).build());
     assertEquals(instanceId, runs.getInstances(0).getId());
+  }
+
+  // ---------------------------------------------------------------- data sources
+
+  @Test
+  public void dataSourcePasswordsAreWriteOnlyAndUnreachableHostsSaySo() {
+    DataSource created = portal.dataSources().createDataSource(CreateDataSourceRequest.newBuilder()
+        .setDataSource(DataSource.newBuilder()
+            .setName("java-" + RUN)
+            .setKind(DataSourceKind.DATA_SOURCE_KIND_DORIS)
+            .setHost("127.0.0.1")
+            .setPort(1)
+            .setUser("portal")
+            .setPassword("s3cret-" + RUN))
+        .build()).getDataSource();
+    try {
+      assertTrue(created.getHasPassword());
+      assertEquals("", created.getPassword());
+      DataSource read = portal.dataSources().getDataSource(GetDataSourceRequest.newBuilder()
+          .setName(created.getName()).build()).getDataSource();
+      assertEquals("", read.getPassword());
+      StatusRuntimeException e = expectError(Status.Code.UNAVAILABLE, "DATA_SOURCE_UNREACHABLE",
+          () -> portal.dataSources().testDataSource(TestDataSourceRequest.newBuilder()
+              .setId(created.getId()).build()));
+      assertFalse(e.getStatus().getDescription().contains("s3cret"));
+    } finally {
+      portal.dataSources().deleteDataSource(DeleteDataSourceRequest.newBuilder().setId(created.getId()).build());
+    }
   }
 
   @Test
