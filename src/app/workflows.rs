@@ -527,28 +527,13 @@ pub fn default_schedule(cron: crate::domain::schedule::CronSchedule, timezone: &
     WorkflowSchedule { cron, timezone: timezone.to_owned(), start, end }
 }
 
-/// Today at midnight, and the same day a hundred years on, as wall-clock times (UTC date: a
-/// day early or late does not matter for a window this wide).
+/// Today at midnight (UTC date: a day early or late does not matter for a window this wide), and
+/// the same day a hundred years on (the 28th for a 29th of February).
 pub fn default_schedule_window() -> (String, String) {
-    let days = now_millis() / 86_400_000;
-    let (year, month, day) = civil_from_days(days);
-    (
-        format!("{year:04}-{month:02}-{day:02} 00:00:00"),
-        format!("{:04}-{month:02}-{:02} 00:00:00", year + 100, day.min(28)),
-    )
-}
-
-/// Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
+    let start = format!("{} 00:00:00", &crate::domain::format_utc(now_millis() / 1000)[..10]);
+    let year: i64 = start[..4].parse().unwrap_or(1970);
+    let rest = start[4..].replace("-02-29", "-02-28");
+    (start.clone(), format!("{:04}{rest}", year + 100))
 }
 
 /// Only BATCH tasks run on DolphinScheduler.
@@ -591,11 +576,15 @@ fn check_global_params(params: &BTreeMap<String, String>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::workflow::check_wall_clock;
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    fn the_default_window_runs_a_hundred_years_from_today() {
+        let (start, end) = default_schedule_window();
+        assert!(check_wall_clock(&start).is_ok() && check_wall_clock(&end).is_ok(), "{start} {end}");
+        assert!(start.ends_with(" 00:00:00"));
+        let year = |t: &str| t[..4].parse::<i64>().unwrap();
+        assert_eq!(year(&end), year(&start) + 100);
+        assert_eq!(start[4..7], end[4..7], "same month");
     }
 }

@@ -523,19 +523,7 @@ fn unix_now() -> i64 {
 
 /// `yyyy-MM-dd HH:mm:ss` in UTC, the date format of the API (§1).
 pub(crate) fn format_utc(unix_seconds: i64) -> String {
-    let days = unix_seconds.div_euclid(DAY);
-    let secs = unix_seconds.rem_euclid(DAY);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    crate::domain::format_utc(unix_seconds)
 }
 
 /// The token with the latest expiry after `not_before` (same format, so strings compare as
