@@ -7,13 +7,15 @@ cd "$(dirname "$0")/.."
 
 cargo build --quiet --bin dataportal
 cargo build --quiet -p fake-dolphinscheduler --example serve
+# Cargo's target directory may live elsewhere (CARGO_TARGET_DIR, or a config file).
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 data=$(mktemp -d)
 log="$data/server.log"
 
 # A fake DolphinScheduler (3.3+) to publish to; it prints DS_URL and DS_TOKEN.
-target/debug/examples/serve --family 3.3 --port "$(free_port)" >"$data/fake.env" 2>"$data/fake.log" &
+"$target/debug/examples/serve" --family 3.3 --port "$(free_port)" >"$data/fake.env" 2>"$data/fake.log" &
 fake=$!
 trap 'kill "$fake" 2>/dev/null; wait "$fake" 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do
@@ -26,7 +28,7 @@ set -a
 set +a
 
 DATABASE_URL="sqlite://$data/portal.db" DATA_DIR="$data" DS_DEFAULT_DATASOURCE=warehouse \
-  target/debug/dataportal serve --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
+  "$target/debug/dataportal" serve --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" "$fake" 2>/dev/null; wait "$server" "$fake" 2>/dev/null; rm -rf "$data"' EXIT
 
