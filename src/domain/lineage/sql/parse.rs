@@ -201,11 +201,46 @@ fn is_skippable(significant: &[&TokenWithSpan]) -> bool {
 }
 
 fn parse_text(dialect: &dyn Dialect, text: &str) -> Result<Vec<Statement>, ParserError> {
-    Parser::new(dialect).try_with_sql(text)?.parse_statements()
+    let statements = Parser::new(dialect).try_with_sql(text)?.parse_statements()?;
+    match keyword_as_table(&statements) {
+        Some(keyword) => Err(ParserError::ParserError(format!("Expected: a table name, found: {keyword}"))),
+        None => Ok(statements),
+    }
 }
 
 fn parse_tokens(dialect: &dyn Dialect, tokens: Vec<TokenWithSpan>) -> Option<Vec<Statement>> {
-    Parser::new(dialect).with_tokens_with_locations(tokens).parse_statements().ok()
+    let statements = Parser::new(dialect).with_tokens_with_locations(tokens).parse_statements().ok()?;
+    keyword_as_table(&statements).is_none().then_some(statements)
+}
+
+/// Clause keywords no warehouse takes as an unquoted table name. Some dialects' parsers accept
+/// them there (Hive reads `select * from where` as a table named `where`), which would turn a
+/// typo into lineage; such a parse is treated as a failure so the next dialect, or the error,
+/// takes over.
+const CLAUSE_KEYWORDS: &[&str] = &[
+    "WHERE", "FROM", "SELECT", "GROUP", "ORDER", "HAVING", "LIMIT", "JOIN", "ON", "UNION", "INSERT", "INTO",
+    "VALUES", "SET", "AND", "OR", "AS", "BY",
+];
+
+/// The first unquoted clause keyword used as a table name in `statements`.
+fn keyword_as_table(statements: &[Statement]) -> Option<String> {
+    statements.iter().find_map(|statement| {
+        let mut found = None;
+        let _ = sqlparser::ast::visit_relations(statement, |name| {
+            found = name.0.iter().find_map(|part| {
+                part.as_ident()
+                    .filter(|ident| ident.quote_style.is_none())
+                    .filter(|ident| CLAUSE_KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(&ident.value)))
+                    .map(|ident| ident.value.clone())
+            });
+            if found.is_some() {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        });
+        found
+    })
 }
 
 fn tokenize_any(text: &str, dialects: &[&dyn Dialect; 3]) -> Result<Vec<TokenWithSpan>, Failure> {

@@ -622,6 +622,18 @@ fn error_points_at_bad_token_on_one_line() {
 }
 
 #[test]
+fn a_clause_keyword_is_not_a_table() {
+    for dialect in [MySql, Hive] {
+        for sql in ["select * from where", "insert into where select 1", "select * from t join on"] {
+            let e = error(sql, dialect, &HashMap::new());
+            assert_eq!(e.line, 1, "{sql}: {e:?}");
+        }
+        // Quoted, a keyword is a fine name.
+        assert!(analyze("select * from `where`", dialect, &HashMap::new()).is_ok());
+    }
+}
+
+#[test]
 fn error_points_at_bad_token_in_multi_line_script() {
     let sql = "SET x = 1;\n\
                INSERT INTO dw.a SELECT * FROM ods.a;\n\
