@@ -17,7 +17,14 @@ log="$data/server.log"
 # A fake DolphinScheduler (3.3+) to publish to; it prints DS_URL and DS_TOKEN.
 "$target/debug/examples/serve" --family 3.3 --port "$(free_port)" >"$data/fake.env" 2>"$data/fake.log" &
 fake=$!
-trap 'kill "$fake" 2>/dev/null; wait "$fake" 2>/dev/null; rm -rf "$data"' EXIT
+server=
+# Stops what runs; their exit codes (the fake dies of SIGTERM) must not become this script's.
+cleanup() {
+  kill $server "$fake" 2>/dev/null || true
+  wait $server "$fake" 2>/dev/null || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
 for _ in $(seq 1 100); do
   grep -q '^DS_TOKEN=' "$data/fake.env" 2>/dev/null && break
   sleep 0.05
@@ -30,7 +37,6 @@ set +a
 DATABASE_URL="sqlite://$data/portal.db" DATA_DIR="$data" DS_DEFAULT_DATASOURCE=warehouse \
   "$target/debug/dataportal" serve --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
 server=$!
-trap 'kill "$server" "$fake" 2>/dev/null; wait "$server" "$fake" 2>/dev/null; rm -rf "$data"' EXIT
 
 for _ in $(seq 1 100); do
   if .tools/venv/bin/grpcurl -plaintext "127.0.0.1:$port" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; then
