@@ -27,6 +27,8 @@ from grpc_status import rpc_status  # noqa: E402
 from dataportal.v1 import table_pb2, table_service_pb2, table_service_pb2_grpc  # noqa: E402,F401
 from dataportal.v1 import task_pb2, task_service_pb2, task_service_pb2_grpc  # noqa: E402,F401
 from dataportal.v1 import lineage_pb2, lineage_service_pb2, lineage_service_pb2_grpc  # noqa: E402,F401
+from dataportal.v1 import workflow_pb2, workflow_service_pb2, workflow_service_pb2_grpc  # noqa: E402,F401
+from dataportal.v1 import datasource_pb2, datasource_service_pb2, datasource_service_pb2_grpc  # noqa: E402,F401
 
 DOMAIN = "dataportal"
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -49,6 +51,8 @@ class Portal:
         self.tables = table_service_pb2_grpc.TableServiceStub(self.channel)
         self.tasks = task_service_pb2_grpc.TaskServiceStub(self.channel)
         self.lineage = lineage_service_pb2_grpc.LineageServiceStub(self.channel)
+        self.workflows = workflow_service_pb2_grpc.WorkflowServiceStub(self.channel)
+        self.data_sources = datasource_service_pb2_grpc.DataSourceServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
 
     def wait_ready(self, seconds: float = 10.0) -> None:

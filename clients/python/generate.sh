@@ -11,6 +11,7 @@
 # BadRequest from googleapis-common-protos, rpc_status.from_call from grpcio-status.
 set -euo pipefail
 cd "$(dirname "$0")"
+SELF=$(basename "$0")   # after the cd: "$0" may be relative to the caller's directory
 
 PYTHON=${PYTHON:-python3}
 PROTO_ROOT=${PROTO_ROOT:-../../proto}
@@ -29,7 +30,7 @@ mapfile -t PROTOS < <(cd "$PROTO_ROOT" && find dataportal google/api -name '*.pr
 
 stamp=$(
   {
-    cat requirements.txt "$0"
+    cat requirements.txt "$SELF"
     (cd "$PROTO_ROOT" && printf '%s\0' "${PROTOS[@]}" | xargs -0 sha256sum)
   } | sha256sum | cut -d' ' -f1
 )

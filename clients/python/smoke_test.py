@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Smoke test of a running dataportal server: Health, every TableService, TaskService and
-LineageService RPC, and the google.rpc error details (ErrorInfo reason, BadRequest field violations) read with
+LineageService RPC, publishing a task to DolphinScheduler (WorkflowService), DataSourceService,
+and the google.rpc error details (ErrorInfo reason, BadRequest field violations) read with
 grpcio-status's rpc_status.from_call.
 
     clients/python/generate.sh
     clients/python/.venv/bin/python clients/python/smoke_test.py 127.0.0.1:50051
 
 ADDRESS defaults to $PORTAL_ADDR, then 127.0.0.1:50051. Every name carries a random suffix,
-so the database need not be empty; what the test creates is deleted at the end. Prints one
-line per check and last "N passed, M failed"; exits non-zero when anything failed.
+so the database need not be empty; what the test creates is deleted at the end (except its
+workflows: the API has no DeleteWorkflow). The publishing checks need a server with DS_URL,
+DS_TOKEN and DS_DEFAULT_DATASOURCE set (scripts/with-server.sh runs a fake DolphinScheduler).
+Prints one line per check and last "N passed, M failed"; exits non-zero when anything failed.
 """
 
 import random
@@ -25,6 +28,8 @@ from dataportal_client import (
     PortalError,
     address_from,
     call_error,
+    datasource_pb2,
+    datasource_service_pb2 as dsvc,
     health_pb2,
     lineage_pb2,
     lineage_service_pb2 as lsvc,
@@ -33,9 +38,13 @@ from dataportal_client import (
     table_service_pb2 as tsvc,
     task_pb2,
     task_service_pb2 as ksvc,
+    workflow_pb2,
+    workflow_service_pb2 as wsvc,
 )
 
 RUN = "py" + "".join(random.choices(string.ascii_lowercase + string.digits, k=8))
+# A publish request waits up to 30 s for DolphinScheduler (or the call's deadline).
+PUBLISH_TIMEOUT = 40.0
 
 
 class Failure(AssertionError):
@@ -94,6 +103,7 @@ class Smoke:
         self.s = {}  # state shared by the checks
         self.table_ids = []
         self.task_ids = []
+        self.data_source_ids = []
 
     def check(self, name, fn):
         try:
@@ -129,6 +139,9 @@ class Smoke:
             call_error(self.p.tasks.DeleteTask, ksvc.DeleteTaskRequest(id=tid), timeout=self.t)
         for tid in self.table_ids:
             call_error(self.p.tables.DeleteTable, tsvc.DeleteTableRequest(id=tid), timeout=self.t)
+        for did in self.data_source_ids:
+            call_error(self.p.data_sources.DeleteDataSource, dsvc.DeleteDataSourceRequest(id=did),
+                       timeout=self.t)
 
     # ------------------------------------------------------------ checks
 
@@ -482,6 +495,82 @@ class Smoke:
             start=lineage_pb2.LineageStart(task=f"no_such_task_{RUN}")), timeout=self.t),
             grpc.StatusCode.NOT_FOUND, "TASK_NOT_FOUND")
 
+    # ------------------------------------------------------------ workflows (DolphinScheduler)
+
+    def publish_task(self):
+        # No datasource: the server's DS_DEFAULT_DATASOURCE (warehouse in scripts/with-server.sh) runs it.
+        ods, dwd = f"ods_pub_{RUN}", f"dwd_pub_{RUN}"
+        t = self.p.tasks.CreateTask(ksvc.CreateTaskRequest(task=task_pb2.Task(
+            name=f"pub_dwd_{RUN}",
+            sql=f"insert into {dwd} select * from {ods}",
+            task_type=task_pb2.TASK_TYPE_BATCH,
+            engine=task_pb2.ENGINE_DOLPHIN,
+            schedule="0 3 * * *",
+            inputs=[ods],
+            outputs=[dwd],
+        ), register_missing_tables=True), timeout=self.t).task
+        self.task_ids.append(t.id)
+        for name in (ods, dwd):  # registered by the request: look them up to delete them at the end
+            self.table_ids.append(self.p.tables.GetTable(tsvc.GetTableRequest(name=name), timeout=self.t).table.id)
+        w = self.p.tasks.PublishTask(ksvc.PublishTaskRequest(id=t.id, auto_start=True),
+                                     timeout=PUBLISH_TIMEOUT).workflow
+        pub = w.publication
+        expect_eq(workflow_pb2.PublishState.Name(pub.state), "PUBLISH_STATE_PUBLISHED",
+                  f"publication.state (last_error {pub.last_error!r})")
+        expect_eq((w.name, list(w.task_ids)), (t.name, [t.id]), "workflow named after the task, holding it")
+        expect(pub.workflow_code > 0, f"publication.workflow_code {pub.workflow_code}")
+        expect(pub.last_instance_id > 0, f"publication.last_instance_id {pub.last_instance_id}")
+        i = self.p.workflows.GetWorkflowInstance(
+            wsvc.GetWorkflowInstanceRequest(workflow_instance_id=pub.last_instance_id), timeout=self.t).instance
+        expect_eq(i.id, pub.last_instance_id, "instance id")
+        expect_eq(i.workflow_code, pub.workflow_code, "instance workflow_code")
+        expect_eq([(ti.name, ti.task_code, ti.task_type) for ti in i.tasks],
+                  [(t.name, pub.task_codes[t.id], "SQL")], "one task instance, of the task")
+
+    def ensure_workflow(self):
+        name = f"wf_{RUN}"
+        req = wsvc.EnsureWorkflowRequest(name=name, owner="it_py", description="smoke test")
+        first = self.p.workflows.EnsureWorkflow(req, timeout=self.t)
+        expect_eq(first.created, True, "first call created it")
+        expect(first.workflow.id > 0, "id assigned")
+        expect_eq(first.workflow.name, name, "name")
+        second = self.p.workflows.EnsureWorkflow(req, timeout=self.t)
+        expect_eq(second.created, False, "second call created it")
+        expect_eq(second.workflow.id, first.workflow.id, "same workflow")
+
+    def workflow_instance_not_found(self):
+        err = call_error(self.p.workflows.GetWorkflowInstance,
+                         wsvc.GetWorkflowInstanceRequest(workflow_instance_id=987654321), timeout=self.t)
+        expect_error(err, grpc.StatusCode.NOT_FOUND, "DS_NOT_FOUND")
+
+    # ------------------------------------------------------------ data sources
+
+    def data_source_lifecycle(self):
+        password = f"s3cret-{RUN}"
+        d = self.p.data_sources.CreateDataSource(dsvc.CreateDataSourceRequest(data_source=datasource_pb2.DataSource(
+            name=f"dsrc_{RUN}", kind=datasource_pb2.DATA_SOURCE_KIND_DORIS,
+            host="127.0.0.1", port=1, user="portal", password=password,
+        )), timeout=self.t).data_source
+        self.data_source_ids.append(d.id)
+        expect(d.id > 0, "id assigned")
+        expect_eq((d.has_password, d.password), (True, ""), "has_password, password not returned")
+        err = call_error(self.p.data_sources.TestDataSource, dsvc.TestDataSourceRequest(id=d.id), timeout=self.t)
+        expect_error(err, grpc.StatusCode.UNAVAILABLE, "DATA_SOURCE_UNREACHABLE")
+        expect(password not in err.message, f"password in the message: {err.message!r}")
+        expect(all(password not in v for v in err.metadata.values()), f"password in the metadata: {err.metadata}")
+        self.p.data_sources.DeleteDataSource(dsvc.DeleteDataSourceRequest(id=d.id), timeout=self.t)
+        self.data_source_ids.remove(d.id)
+        err = call_error(self.p.data_sources.GetDataSource, dsvc.GetDataSourceRequest(id=d.id), timeout=self.t)
+        expect_error(err, grpc.StatusCode.NOT_FOUND, "DATA_SOURCE_NOT_FOUND")
+
+    def data_source_invalid(self):
+        err = call_error(self.p.data_sources.CreateDataSource, dsvc.CreateDataSourceRequest(
+            data_source=datasource_pb2.DataSource(name="Bad Name", kind=datasource_pb2.DATA_SOURCE_KIND_DORIS,
+                                                  host="")), timeout=self.t)
+        expect_error(err, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+        fields = {f for f, _ in err.field_violations}
+        expect({"data_source.name", "data_source.host"} <= fields, f"BadRequest lists name and host: {err}")
+
     def run(self):
         for name, fn in [
             ("Health/Check is SERVING", self.health_serving),
@@ -514,6 +603,13 @@ class Smoke:
             ("A task closing a cycle is FAILED_PRECONDITION LINEAGE_CYCLE", self.lineage_cycle),
             ("depth 0 without all_depths is INVALID_ARGUMENT", self.lineage_bad_depth),
             ("An unknown start is NOT_FOUND", self.lineage_unknown_start),
+            ("PublishTask with auto_start is PUBLISHED and its instance runs the task", self.publish_task),
+            ("EnsureWorkflow creates once, then returns the same workflow", self.ensure_workflow),
+            ("GetWorkflowInstance of an unknown id is NOT_FOUND DS_NOT_FOUND", self.workflow_instance_not_found),
+            ("CreateDataSource hides the password; TestDataSource is UNAVAILABLE DATA_SOURCE_UNREACHABLE; "
+             "DeleteDataSource", self.data_source_lifecycle),
+            ("CreateDataSource with a bad name and no host is INVALID_ARGUMENT + BadRequest",
+             self.data_source_invalid),
         ]:
             self.check(name, fn)
 
