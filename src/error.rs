@@ -79,6 +79,8 @@ pub enum Reason {
     TaskInOtherWorkflow,
     /// The workflow has not been published to DolphinScheduler yet.
     WorkflowNotPublished,
+    /// The workflow has no tasks to publish.
+    WorkflowEmpty,
     /// DolphinScheduler is not configured for this service.
     DsNotConfigured,
     /// DolphinScheduler refused the configured user, password or token.
@@ -136,6 +138,7 @@ impl Reason {
             Reason::WorkflowNameTaken => "WORKFLOW_NAME_TAKEN",
             Reason::TaskInOtherWorkflow => "TASK_IN_OTHER_WORKFLOW",
             Reason::WorkflowNotPublished => "WORKFLOW_NOT_PUBLISHED",
+            Reason::WorkflowEmpty => "WORKFLOW_EMPTY",
             Reason::DsNotConfigured => "DS_NOT_CONFIGURED",
             Reason::DsLoginFailed => "DS_LOGIN_FAILED",
             Reason::DsUnavailable => "DS_UNAVAILABLE",

@@ -370,7 +370,7 @@ impl Workflows {
         if workflow.task_ids.is_empty() {
             return Err(Error::new(
                 ErrorKind::FailedPrecondition,
-                Reason::InvalidArgument,
+                Reason::WorkflowEmpty,
                 format!("workflow {:?} has no tasks; add some with SyncWorkflow", workflow.def.name),
             ));
         }

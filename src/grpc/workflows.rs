@@ -47,10 +47,6 @@ fn rename_lookup_fields(mut e: Error) -> Error {
     e
 }
 
-fn wait(return_immediately: bool) -> bool {
-    !return_immediately
-}
-
 #[tonic::async_trait]
 impl WorkflowService for WorkflowApi {
     async fn ensure_workflow(
@@ -111,7 +107,7 @@ impl WorkflowService for WorkflowApi {
             positions: positions.iter().map(|p| (p.task_id, (p.x, p.y))).collect::<HashMap<_, _>>(),
             global_params: global_params.into_iter().collect(),
         };
-        let workflow = self.workflows.sync_workflow(&lookup, sync, wait(return_immediately)).await?;
+        let workflow = self.workflows.sync_workflow(&lookup, sync, !return_immediately).await?;
         Ok(Response::new(pb::SyncWorkflowResponse { workflow: Some(self.to_pb(workflow).await?) }))
     }
 
@@ -122,7 +118,7 @@ impl WorkflowService for WorkflowApi {
         let pb::PublishWorkflowRequest { workflow_id, workflow_name, auto_start, return_immediately } =
             request.into_inner();
         let lookup = workflow_lookup(workflow_id, workflow_name)?;
-        let workflow = self.workflows.publish_workflow(&lookup, auto_start, wait(return_immediately)).await?;
+        let workflow = self.workflows.publish_workflow(&lookup, auto_start, !return_immediately).await?;
         Ok(Response::new(pb::PublishWorkflowResponse { workflow: Some(self.to_pb(workflow).await?) }))
     }
 
@@ -142,7 +138,7 @@ impl WorkflowService for WorkflowApi {
             )),
         };
         let (lookup, online) = both(lookup, online)?;
-        let workflow = self.workflows.release_workflow(&lookup, online, wait(return_immediately)).await?;
+        let workflow = self.workflows.release_workflow(&lookup, online, !return_immediately).await?;
         Ok(Response::new(pb::ReleaseWorkflowResponse { workflow: Some(self.to_pb(workflow).await?) }))
     }
 
@@ -158,7 +154,7 @@ impl WorkflowService for WorkflowApi {
             Some(schedule) => schedule_from_pb(schedule, &self.workflows.default_timezone()?).map(Some),
         };
         let (lookup, schedule) = both(lookup, schedule)?;
-        let workflow = self.workflows.schedule_workflow(&lookup, schedule, wait(return_immediately)).await?;
+        let workflow = self.workflows.schedule_workflow(&lookup, schedule, !return_immediately).await?;
         Ok(Response::new(pb::ScheduleWorkflowResponse { workflow: Some(self.to_pb(workflow).await?) }))
     }
 

@@ -587,6 +587,12 @@ async fn bad_workflow_requests_are_refused_before_anything_is_stored(backend: Ba
         .into_inner();
     assert!(!again.created, "ensure is idempotent");
     assert_eq!(again.workflow.unwrap().id, workflow.id);
+    let empty = failure(
+        app.workflows
+            .publish_workflow(pb::PublishWorkflowRequest { workflow_id: workflow.id, ..Default::default() })
+            .await,
+    );
+    assert_eq!((empty.code, empty.reason.as_str()), (Code::FailedPrecondition, "WORKFLOW_EMPTY"));
 
     let unknown = failure(
         app.workflows
