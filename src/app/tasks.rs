@@ -97,6 +97,7 @@ impl Catalog {
     }
 
     /// Changes `attributes` of a task to their values in `patch`; see `update_table` for etags.
+    /// A published workflow that holds the task is published again.
     /// Its links are settled again, from its declared tables and SQL as they now are.
     pub async fn update_task(
         &self,
@@ -126,6 +127,7 @@ impl Catalog {
                     .await?;
                 tx.update_task(current_ref.id, def_ref, &links, &io, current_ref.version, now).await?;
                 self.check_and_log_links(&mut tx, current_ref.id, &io, now).await?;
+                tx.republish_workflow_of_task(current_ref.id, false, now).await?;
                 tx.commit().await?;
                 Ok(links)
             })
@@ -148,7 +150,8 @@ impl Catalog {
         }
     }
 
-    /// Deletes a task; its tables stay.
+    /// Deletes a task; its tables stay. A published workflow that holds it (and others) is
+    /// published again without it.
     pub async fn delete_task(&self, id: i64, etag: Option<Etag>) -> Result<()> {
         if etag.is_some_and(|e| e.id != id) {
             return Err(Error::etag_mismatch());
@@ -157,6 +160,7 @@ impl Catalog {
         let store = &self.store;
         with_retries(move || async move {
             let mut tx = store.begin_write().await?;
+            tx.republish_workflow_of_task(id, true, now_millis()).await?;
             tx.delete_task(id, expected).await?;
             tx.lock_lineage().await?;
             tx.record_lineage_change(Changed::Task(id), now_millis()).await?;

@@ -439,6 +439,32 @@ impl Tx {
         Ok(())
     }
 
+    /// Queues a publish of the workflow holding `task_id`, if that workflow was ever published:
+    /// a change of the task then reaches DolphinScheduler without being asked for. When the task
+    /// is about to be deleted (`leaving`), a workflow it is the last task of is left alone:
+    /// DolphinScheduler refuses an empty definition.
+    pub async fn republish_workflow_of_task(
+        &mut self,
+        task_id: i64,
+        leaving: bool,
+        now: EpochMillis,
+    ) -> Result<()> {
+        let others = if leaving { 1 } else { 0 };
+        sqlx::query(
+            "UPDATE workflow SET publish_state = 'PENDING', publish_generation = publish_generation + 1, \
+             publish_attempts = 0, publish_error = '', publish_next_at = ? \
+             WHERE publish_state <> 'UNPUBLISHED' \
+             AND id IN (SELECT workflow_id FROM workflow_task WHERE task_id = ?) \
+             AND (SELECT COUNT(*) FROM workflow_task members WHERE members.workflow_id = workflow.id) > ?",
+        )
+        .bind(now)
+        .bind(task_id)
+        .bind(others)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
     /// Queues a publish of the workflow (coalescing with one already queued) and returns the
     /// request's generation.
     pub async fn request_publish(&mut self, workflow_id: i64, start: bool, now: EpochMillis) -> Result<i64> {

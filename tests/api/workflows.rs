@@ -47,6 +47,7 @@ on_every_family!(
     a_wrong_password_gives_ds_login_failed,
     instances_are_read_stopped_rerun_and_logged,
     two_replicas_create_a_workflow_once,
+    a_changed_or_deleted_task_reaches_dolphinscheduler_unasked,
 );
 
 crate::on_both_backends!(
@@ -689,5 +690,45 @@ async fn bad_workflow_requests_are_refused_before_anything_is_stored(backend: Ba
             .await,
     );
     assert_eq!(bad_state.fields, vec!["release_state".to_owned()]);
+    app.stop().await;
+}
+
+async fn a_changed_or_deleted_task_reaches_dolphinscheduler_unasked(backend: Backend, family: Family) {
+    let (mut app, fake) = spawn(backend, family).await;
+    let keep =
+        create_task(&mut app, "load_keep", "insert into dwd_keep select * from ods_keep", &[], &[]).await;
+    let drop =
+        create_task(&mut app, "load_drop", "insert into dwd_drop select * from ods_drop", &[], &[]).await;
+    let workflow = ensure(&mut app, "unasked").await;
+    let published = sync(&mut app, &workflow, &[&keep, &drop]).await;
+    assert_eq!(state(&published), pb::PublishState::Published, "{published:?}");
+    let keep_code = publication(&published).task_codes[&keep.id];
+
+    let mut changed = keep.clone();
+    changed.body = Some(pb::task::Body::Sql("insert into dwd_keep select distinct * from ods_keep".into()));
+    app.tasks.update_task(pb::UpdateTaskRequest { task: Some(changed), ..Default::default() }).await.unwrap();
+    let sql_of_keep = |fake: &FakeDolphinScheduler| {
+        fake.workflow("data-portal", "unasked")
+            .and_then(|w| w.tasks.into_iter().find(|t| t.code == keep_code))
+            .map(|t| t.task_params["sql"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !sql_of_keep(&fake).contains("distinct") {
+        assert!(tokio::time::Instant::now() < deadline, "the change did not reach DolphinScheduler");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    app.tasks.delete_task(pb::DeleteTaskRequest { id: drop.id, ..Default::default() }).await.unwrap();
+    let task_count =
+        |fake: &FakeDolphinScheduler| fake.workflow("data-portal", "unasked").map_or(0, |w| w.tasks.len());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while task_count(&fake) != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "the deleted task is still in DolphinScheduler");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = wait_for(&mut app, workflow.id, pb::PublishState::Published).await;
+    assert_eq!(publication(&after).task_codes.keys().copied().collect::<Vec<_>>(), vec![keep.id]);
+    assert_eq!(publication(&after).task_codes[&keep.id], keep_code, "the kept task keeps its code");
     app.stop().await;
 }
