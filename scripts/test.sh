@@ -16,10 +16,10 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy"
-cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo test (SQLite and MariaDB)"
-cargo test --quiet
+cargo test --workspace --quiet
 
 step "buf lint and breaking"
 scripts/buf-check.sh
