@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::lineage::Changed;
 use super::tables::{decode_drift, fields_of, insert_fields};
-use super::{Store, Tx, is_unique_violation};
+use super::{Store, Tx, name_taken};
 use crate::domain::datasource::{DataSource, DataSourceDef, DataSourceKind, DriftItem};
 use crate::domain::table::{Field, TableDef};
 use crate::domain::{EpochMillis, Lookup, Version};
@@ -410,15 +410,7 @@ pub fn data_source_not_found(lookup: &Lookup) -> Error {
 }
 
 fn data_source_name_taken(e: sqlx::Error, name: &str) -> Error {
-    if is_unique_violation(&e) {
-        Error::new(
-            ErrorKind::AlreadyExists,
-            Reason::DataSourceNameTaken,
-            format!("a data source named {name:?} exists already"),
-        )
-    } else {
-        e.into()
-    }
+    name_taken(e, Reason::DataSourceNameTaken, "data source", name)
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;

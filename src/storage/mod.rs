@@ -257,6 +257,21 @@ fn prepare_sqlite_file(url: &str) -> Result<String> {
     Ok(format!("sqlite://{path}?{query}"))
 }
 
+/// ALREADY_EXISTS with `reason` when `e` is a unique-key violation of a `what` named `name`
+/// (the database decides, so racing creates have one winner); any other error as it is.
+fn name_taken(e: sqlx::Error, reason: crate::error::Reason, what: &str, name: &str) -> Error {
+    if is_unique_violation(&e) {
+        Error::new(
+            crate::error::ErrorKind::AlreadyExists,
+            reason,
+            format!("a {what} named {name:?} exists already"),
+        )
+        .with_metadata("name", name)
+    } else {
+        e.into()
+    }
+}
+
 /// A comma-separated list of `count` placeholders, for `IN (…)`. Statements that splice it in
 /// are safe by construction: it holds nothing but `?`.
 fn placeholders(count: usize) -> String {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, QueryBuilder, Row};
 
-use super::{Store, Tx, is_foreign_key_violation, is_unique_violation, placeholders};
+use super::{Store, Tx, is_foreign_key_violation, name_taken, placeholders};
 use crate::domain::datasource::DriftItem;
 use crate::domain::table::{Field, Layer, Table, TableDef, TableSource, TableStatus};
 use crate::domain::{EpochMillis, Lookup, Version};
@@ -300,16 +300,7 @@ pub fn table_not_found(lookup: &Lookup) -> Error {
 }
 
 fn table_name_taken(e: sqlx::Error, name: &str) -> Error {
-    if is_unique_violation(&e) {
-        Error::new(
-            ErrorKind::AlreadyExists,
-            Reason::TableNameTaken,
-            format!("a table named {name:?} exists already"),
-        )
-        .with_metadata("name", name)
-    } else {
-        e.into()
-    }
+    name_taken(e, Reason::TableNameTaken, "table", name)
 }
 
 fn push_table_filter(query: &mut QueryBuilder<sqlx::Any>, filter: &TableFilter) {

@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, QueryBuilder, Row};
 
 use super::lineage::Link;
 use super::tables::like_pattern;
-use super::{Store, Tx, is_foreign_key_violation, is_unique_violation, placeholders};
+use super::{Store, Tx, is_foreign_key_violation, name_taken, placeholders};
 use crate::domain::lineage::{EdgeSource, LineageWarning, TaskLinks, WarningKind};
 use crate::domain::schedule::CronSchedule;
 use crate::domain::task::{Engine, Priority, Task, TaskBody, TaskDef, TaskType};
@@ -229,16 +229,7 @@ pub fn task_not_found(lookup: &Lookup) -> Error {
 }
 
 fn task_name_taken(e: sqlx::Error, name: &str) -> Error {
-    if is_unique_violation(&e) {
-        Error::new(
-            ErrorKind::AlreadyExists,
-            Reason::TaskNameTaken,
-            format!("a task named {name:?} exists already"),
-        )
-        .with_metadata("name", name)
-    } else {
-        e.into()
-    }
+    name_taken(e, Reason::TaskNameTaken, "task", name)
 }
 
 fn bind_task<'q>(
