@@ -435,7 +435,7 @@ fn to_json(value: &impl serde::Serialize) -> Result<String> {
 }
 
 fn data_source_from_row(row: &AnyRow) -> Result<DataSource> {
-    let stored = |column: &str, value: &str| Error::internal(format!("stored {column} {value:?} is unknown"));
+    let stored = super::unknown_stored;
     let kind: String = row.try_get("kind")?;
     let port: i64 = row.try_get("port")?;
     let options: String = row.try_get("options")?;

@@ -272,6 +272,11 @@ fn name_taken(e: sqlx::Error, reason: crate::error::Reason, what: &str, name: &s
     }
 }
 
+/// A stored value this build does not know (a row written by a newer version, or by hand).
+fn unknown_stored(column: &str, value: &str) -> Error {
+    Error::internal(format!("stored {column} {value:?} is unknown"))
+}
+
 /// A comma-separated list of `count` placeholders, for `IN (…)`. Statements that splice it in
 /// are safe by construction: it holds nothing but `?`.
 fn placeholders(count: usize) -> String {

@@ -332,7 +332,7 @@ fn push_task_filter(query: &mut QueryBuilder<sqlx::Any>, filter: &TaskFilter) {
 }
 
 fn task_from_row(row: &AnyRow) -> Result<Task> {
-    let stored = |column: &str, value: &str| Error::internal(format!("stored {column} {value:?} is unknown"));
+    let stored = super::unknown_stored;
     let task_type: String = row.try_get("task_type")?;
     let engine: String = row.try_get("engine")?;
     let body_kind: String = row.try_get("body_kind")?;

@@ -491,7 +491,7 @@ pub fn workflow_not_found(lookup: &Lookup) -> Error {
 }
 
 fn workflow_from_row(row: &AnyRow) -> Result<Workflow> {
-    let stored = |column: &str, value: &str| Error::internal(format!("stored {column} {value:?} is unknown"));
+    let stored = super::unknown_stored;
     let schedule: String = row.try_get("schedule")?;
     let schedule = if schedule.is_empty() {
         None
