@@ -40,6 +40,8 @@ pub enum ErrorKind {
     Aborted,
     /// A dependency (the database) does not answer; retry later.
     Unavailable,
+    /// The caller did not prove who it is (a missing or wrong shared secret).
+    Unauthenticated,
     /// A bug or an unexpected failure.
     Internal,
 }
@@ -114,6 +116,14 @@ pub enum Reason {
     DataSourceInUse,
     /// A sync of the data source is running already.
     SyncInProgress,
+    /// No execution record of that id.
+    ExecutionNotFound,
+    /// The execution has no DolphinScheduler task instance, so there is no log to read.
+    ExecutionHasNoLog,
+    /// A callback did not carry the configured shared secret.
+    CallbackUnauthenticated,
+    /// A watcher read changes slower than they happened and missed some.
+    WatchLagged,
     /// Something unexpected.
     Internal,
 }
@@ -154,6 +164,10 @@ impl Reason {
             Reason::DataSourceNameTaken => "DATA_SOURCE_NAME_TAKEN",
             Reason::DataSourceInUse => "DATA_SOURCE_IN_USE",
             Reason::SyncInProgress => "SYNC_IN_PROGRESS",
+            Reason::ExecutionNotFound => "EXECUTION_NOT_FOUND",
+            Reason::ExecutionHasNoLog => "EXECUTION_HAS_NO_LOG",
+            Reason::CallbackUnauthenticated => "CALLBACK_UNAUTHENTICATED",
+            Reason::WatchLagged => "WATCH_LAGGED",
             Reason::Internal => "INTERNAL",
         }
     }

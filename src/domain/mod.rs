@@ -1,6 +1,7 @@
 //! The warehouse model: tables, tasks and the rules they obey. No transport or storage here.
 
 pub mod datasource;
+pub mod execution;
 pub mod lineage;
 pub mod names;
 pub mod schedule;

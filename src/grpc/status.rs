@@ -17,6 +17,7 @@ impl From<Error> for Status {
             ErrorKind::FailedPrecondition => Code::FailedPrecondition,
             ErrorKind::Aborted => Code::Aborted,
             ErrorKind::Unavailable => Code::Unavailable,
+            ErrorKind::Unauthenticated => Code::Unauthenticated,
             ErrorKind::Internal => Code::Internal,
         };
         let mut details = ErrorDetails::new();

@@ -6,6 +6,7 @@
 
 mod datasources;
 mod error;
+mod executions;
 mod lineage;
 mod tables;
 mod tasks;
@@ -20,6 +21,9 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use datasources::{KnownTable, SyncChange, SyncedTable, data_source_not_found};
 use error::{is_foreign_key_violation, is_unique_violation};
+pub use executions::{
+    ExecutionCursor, ExecutionFilter, FollowedRun, PollOutcome, StoredReport, execution_not_found,
+};
 pub use lineage::{Changed, Link, Node, TableNode, TaskNode};
 pub use tables::{TableFilter, TableIo, table_in_use, table_not_found};
 pub use tasks::{TaskFilter, task_not_found};
