@@ -6,6 +6,10 @@
 //! such) so that a client tested against it behaves against a real server. Faults (failing or slow
 //! answers, a server that goes down and comes back, expired tokens) can be injected.
 //!
+//! Finished runs send alerts the way DS's HTTP alert plugin does, per family (§11), to the receiver
+//! given to [`FakeDolphinScheduler::send_alerts_to`]; deliveries can be held, reordered, repeated or
+//! lost.
+//!
 //! ```no_run
 //! # async fn demo() {
 //! use fake_dolphinscheduler::{Family, FakeDolphinScheduler};
@@ -16,6 +20,7 @@
 //! # }
 //! ```
 
+mod alerts;
 mod checks;
 mod family;
 mod routes;
@@ -35,6 +40,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
+use alerts::Alerts;
+pub use alerts::{AlertReceiver, SentAlert};
 pub use family::Family;
 use state::{Model, USER_ID};
 
@@ -102,6 +109,8 @@ pub(crate) struct Shared {
     pub family: Family,
     model: Mutex<Model>,
     traffic: Mutex<Traffic>,
+    /// Also held by the model, which emits into it.
+    alerts: Arc<Alerts>,
 }
 
 /// Counting and pending faults. A fault slot is (requests left, value).
@@ -207,11 +216,12 @@ impl FakeDolphinScheduler {
             .await
             .expect("fake-dolphinscheduler: cannot bind 127.0.0.1");
         let addr = listener.local_addr().expect("fake-dolphinscheduler: no local address");
-        let mut model = Model::new(family);
+        let alerts = Arc::new(Alerts::start(family));
+        let mut model = Model::new(family, Arc::clone(&alerts));
         let created =
             model.create_token(USER_ID, START_TOKEN_EXPIRY, None).expect("the start token is valid");
         let token = created["token"].as_str().unwrap_or_default().to_string();
-        let shared = Arc::new(Shared { family, model: Mutex::new(model), traffic: Mutex::default() });
+        let shared = Arc::new(Shared { family, model: Mutex::new(model), traffic: Mutex::default(), alerts });
         let fake =
             FakeDolphinScheduler { inner: Arc::new(Inner { shared, addr, token, server: Mutex::new(None) }) };
         fake.listen(listener);
@@ -324,7 +334,9 @@ impl FakeDolphinScheduler {
         self.inner.shared.model().instance_views()
     }
 
-    /// Drives a run: sets the workflow state and every current task's state (a STOP kills the tasks).
+    /// Drives a run: sets the workflow state and the state of its current tasks (a STOP kills them).
+    /// A final state (SUCCESS, FAILURE, STOP, PAUSE) leaves the tasks that already finished as they
+    /// are, and sends the run's alert, if any (see [`send_alerts_to`](Self::send_alerts_to)).
     ///
     /// # Panics
     /// If there is no instance `id` (on 3.1/3.2 it appears ~50 ms after the start call).
@@ -333,5 +345,55 @@ impl FakeDolphinScheduler {
             self.inner.shared.model().set_instance_state(id, state),
             "fake-dolphinscheduler: no workflow instance {id}"
         );
+    }
+
+    /// Drives one task of a run: sets the state of its current task instance named `task` (a final
+    /// state such as SUCCESS or FAILURE also sets its end time). The workflow's state is unchanged.
+    ///
+    /// # Panics
+    /// If instance `id` has no such task.
+    pub fn set_task_state(&self, id: i64, task: &str, state: &str) {
+        assert!(
+            self.inner.shared.model().set_task_state(id, task, state),
+            "fake-dolphinscheduler: no task {task:?} in workflow instance {id}"
+        );
+    }
+
+    /// Sends alerts to `receiver` from now on, like an HTTP alert plugin instance in the start's alert
+    /// group (§11). A run alerts when it finishes (through [`set_instance_state`](Self::set_instance_state)
+    /// or a STOP/PAUSE of `executors/execute`) if it was started with a `warningType` covering the
+    /// outcome (`ALL`, `SUCCESS`, `FAILURE`) and a `warningGroupId` > 0. Per family:
+    ///
+    /// - 3.1/3.2: POST `{"content":"<content>"}` as `text/plain; charset=UTF-8`. SUCCESS: one workflow
+    ///   element (`processId`, `processState`, …); FAILURE: one element per task that did not succeed,
+    ///   without workflow state (3.2 adds `modifyBy` and `taskPriority`); PAUSE and the STOP of a
+    ///   serial workflow: an empty content; the STOP of any other workflow: nothing.
+    /// - 3.3+: POST `{"content":"<content>"}` as `application/json; charset=utf-8`, one workflow
+    ///   element (`workflowInstanceId`, `workflowExecutionStatus`, …) for every outcome.
+    ///
+    /// Deliveries are asynchronous and in order; a failed one is recorded, not retried.
+    pub fn send_alerts_to(&self, receiver: AlertReceiver) {
+        self.inner.shared.alerts.send_to(receiver);
+    }
+
+    /// Queues alerts instead of sending them, until [`release_alerts`](Self::release_alerts).
+    pub fn hold_alerts(&self) {
+        self.inner.shared.alerts.hold();
+    }
+
+    /// Sends the held alerts, oldest first or, with `reverse`, newest first (a late and reordered
+    /// delivery), and stops holding.
+    pub fn release_alerts(&self, reverse: bool) {
+        self.inner.shared.alerts.release(reverse);
+    }
+
+    /// While `on`, alerts are lost (a callback that never comes).
+    pub fn drop_alerts(&self, on: bool) {
+        self.inner.shared.alerts.drop_alerts(on);
+    }
+
+    /// Every POST made to the receiver so far, in order (each repeat counts).
+    pub fn alerts_sent(&self) -> Vec<SentAlert> {
+        self.inner.shared.alerts.sent()
     }
 }

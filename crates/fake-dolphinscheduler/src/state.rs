@@ -5,10 +5,12 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+use crate::alerts::Alerts;
 use crate::checks::{self, Relation, ScheduleInput, TaskInput};
 use crate::family::{Family, Names};
 use crate::status::DsError;
@@ -24,6 +26,11 @@ const MAX_DESCRIPTION: usize = 255;
 pub(crate) const MAX_TIMEOUT: i64 = 24 * 3600;
 /// Workflow states DS treats as finished (§10.1).
 const FINISHED: [&str; 4] = ["SUCCESS", "FAILURE", "STOP", "PAUSE"];
+/// Task states that are final (§10.1): DS's "finished" ones plus `STOP` (3.x) and `FORCED_SUCCESS`.
+const TASK_FINISHED: [&str; 7] =
+    ["SUCCESS", "FAILURE", "KILL", "PAUSE", "STOP", "FORCED_SUCCESS", "NEED_FAULT_TOLERANCE"];
+/// Execution types whose STOP inserts an (empty) alert on 3.1/3.2 (§11.2a).
+const SERIAL_STOP_ALERTS: [&str; 2] = ["SERIAL_WAIT", "SERIAL_PRIORITY"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Release {
@@ -172,6 +179,7 @@ pub(crate) struct RunPlan {
     definition_code: i64,
     definition_version: i32,
     definition_name: String,
+    execution_type: String,
     tasks: Vec<TaskDef>,
     options: RunOptions,
     tenant_code: String,
@@ -187,11 +195,14 @@ struct TaskRun {
     task_code: i64,
     task_version: i32,
     task_type: String,
+    /// `taskPriority` of the definition (`MEDIUM` by default).
+    priority: String,
     state: String,
     start_time: String,
     end_time: Option<String>,
     /// Task instances of earlier runs stay readable (logs) but leave the instance's task list.
     current: bool,
+    log_path: String,
     log: Vec<String>,
 }
 
@@ -201,6 +212,8 @@ struct Instance {
     definition_code: i64,
     definition_version: i32,
     definition_name: String,
+    /// The definition's `executionType` when the run started.
+    execution_type: String,
     name: String,
     state: String,
     command_type: String,
@@ -261,10 +274,12 @@ pub(crate) struct Model {
     definitions: Vec<Definition>,
     schedules: Vec<Schedule>,
     instances: Vec<Instance>,
+    /// Where finished runs insert their alerts.
+    alerts: Arc<Alerts>,
 }
 
 impl Model {
-    pub fn new(family: Family) -> Self {
+    pub fn new(family: Family, alerts: Arc<Alerts>) -> Self {
         let millis = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64;
         Model {
             family,
@@ -279,6 +294,7 @@ impl Model {
             definitions: Vec::new(),
             schedules: Vec::new(),
             instances: Vec::new(),
+            alerts,
         }
     }
 
@@ -955,6 +971,7 @@ impl Model {
             definition_code: definition.code,
             definition_version: definition.version,
             definition_name: definition.body.name.clone(),
+            execution_type: definition.body.execution_type.clone(),
             tasks: definition.body.task_codes.iter().filter_map(|c| self.task(*c)).cloned().collect(),
             options: form.options,
             tenant_code,
@@ -987,6 +1004,7 @@ impl Model {
             definition_version: plan.definition_version,
             name: format!("{}-1-{}", plan.definition_name, time::now_compact()),
             definition_name: plan.definition_name,
+            execution_type: plan.execution_type,
             state: "RUNNING_EXECUTION".into(),
             command_type: "START_PROCESS".into(),
             command_param,
@@ -1014,14 +1032,15 @@ impl Model {
         let now = time::now();
         for def in &instance.task_defs {
             let id = next(&mut self.ids.task_instance);
+            let log_path = format!(
+                "/opt/dolphinscheduler/logs/{}/{}/{}/{}/{id}.log",
+                &now[..10],
+                instance.definition_code,
+                instance.definition_version,
+                instance.id
+            );
             let log = vec![
-                format!(
-                    "[LOG-PATH]: /opt/dolphinscheduler/logs/{}/{}/{}/{}/{id}.log, [HOST]:  {WORKER_HOST}",
-                    &now[..10],
-                    instance.definition_code,
-                    instance.definition_version,
-                    instance.id
-                ),
+                format!("[LOG-PATH]: {log_path}, [HOST]:  {WORKER_HOST}"),
                 format!("[INFO] {now} - *** Begin to execute task: {} ***", def.name),
                 format!("[INFO] {now} - task type: {}, task code: {}", def.task_type, def.code),
                 format!("[INFO] {now} - task instance {id} is running"),
@@ -1032,10 +1051,12 @@ impl Model {
                 task_code: def.code,
                 task_version: def.version,
                 task_type: def.task_type.clone(),
+                priority: def.element["taskPriority"].as_str().unwrap_or("MEDIUM").to_string(),
                 state: "RUNNING_EXECUTION".into(),
                 start_time: now.clone(),
                 end_time: None,
                 current: true,
+                log_path,
                 log,
             });
         }
@@ -1063,6 +1084,7 @@ impl Model {
             "historyCmd": i.command_type, names.priority: i.options.priority,
             "workerGroup": i.options.worker_group, "environmentCode": i.options.environment_code,
             "timeout": 0, "dryRun": i.dry_run, "restartTime": i.start_time,
+            "duration": time::duration(&i.start_time, i.end_time.as_deref()),
         });
         if self.family.instance_has_project_code() {
             json["projectCode"] = json!(i.project_code);
@@ -1085,11 +1107,12 @@ impl Model {
             "taskDefinitionVersion": t.task_version, "state": t.state, "firstSubmitTime": t.start_time,
             "submitTime": t.start_time, "startTime": t.start_time, "endTime": t.end_time, "host": WORKER_HOST,
             "executePath": format!("/tmp/dolphinscheduler/exec/{}", t.id),
-            "logPath": format!("/opt/dolphinscheduler/logs/{}.log", t.id), "retryTimes": 0, "alertFlag": "NO",
+            "logPath": t.log_path, "retryTimes": 0, "alertFlag": "NO",
             "pid": 0, "appLink": null, "flag": "YES", "maxRetryTimes": 0, "retryInterval": 1,
-            "taskInstancePriority": "MEDIUM", "workerGroup": i.options.worker_group,
+            "taskInstancePriority": t.priority, "workerGroup": i.options.worker_group,
             "environmentCode": i.options.environment_code, "executorId": USER_ID, "executorName": USER,
             "varPool": null, "delayTime": 0, "dryRun": i.dry_run, "taskExecuteType": "BATCH",
+            "duration": time::duration(&t.start_time, t.end_time.as_deref()),
         });
         if self.family.instance_has_project_code() {
             json["projectCode"] = json!(i.project_code);
@@ -1179,18 +1202,26 @@ impl Model {
     }
 
     /// Sets a workflow state and the matching state on its current tasks (tasks of a stopped workflow
-    /// are KILLed).
+    /// are KILLed). A finishing workflow leaves its finished tasks as they are and inserts its alert.
     fn finish(&mut self, index: usize, state: &str) {
         let instance = &mut self.instances[index];
+        let was_running = instance.running();
         let now = time::now();
         let task_state = if state == "STOP" { "KILL" } else { state };
         instance.state = state.to_string();
         let finished = FINISHED.contains(&state);
         instance.end_time = finished.then(|| now.clone());
         for task in instance.tasks.iter_mut().filter(|t| t.current) {
-            task.state = task_state.to_string();
-            task.end_time = finished.then(|| now.clone());
-            task.log.push(format!("[INFO] {now} - task {} state: {task_state}", task.name));
+            if finished && TASK_FINISHED.contains(&task.state.as_str()) {
+                continue;
+            }
+            task.set_state(task_state, &now);
+        }
+        if was_running
+            && finished
+            && let Some(content) = self.alert_content(&self.instances[index])
+        {
+            self.alerts.emit(content);
         }
     }
 
@@ -1204,6 +1235,124 @@ impl Model {
             }
             None => false,
         }
+    }
+
+    /// Test hook: sets the state of the current task instance `task` of instance `id`; false if there
+    /// is no such instance or task.
+    pub fn set_task_state(&mut self, id: i64, task: &str, state: &str) -> bool {
+        let task = self
+            .instances
+            .iter_mut()
+            .filter(|i| i.id == id)
+            .flat_map(|i| i.tasks.iter_mut())
+            .find(|t| t.current && t.name == task);
+        match task {
+            Some(task) => {
+                task.set_state(state, &time::now());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The content of the alert a run that just finished inserts (§11.2, §11.2a), None when it
+    /// inserts none: the start's `warningType` must cover the outcome and name an alert group (DS
+    /// finds no plugin instance without one). 3.1/3.2 send one workflow element on SUCCESS, one
+    /// element per task that did not succeed on FAILURE, an empty content on PAUSE and on the STOP of
+    /// a serial workflow, and nothing on the STOP of any other; 3.3+ send one workflow element for
+    /// every outcome.
+    fn alert_content(&self, instance: &Instance) -> Option<String> {
+        let state = instance.state.as_str();
+        let wanted = match instance.options.warning_type.as_str() {
+            "ALL" => true,
+            "SUCCESS" => state == "SUCCESS",
+            "FAILURE" => state == "FAILURE",
+            _ => false,
+        };
+        if !wanted || instance.options.warning_group_id <= 0 {
+            return None;
+        }
+        let project_name = self.project(instance.project_code).map(|p| p.name.clone()).ok();
+        let v3_2 = self.family == Family::V3_2;
+        let head = |owner: bool| {
+            vec![
+                ("projectCode", json!(instance.project_code)),
+                ("projectName", json!(project_name)),
+                ("owner", if owner { json!(USER) } else { Value::Null }),
+            ]
+        };
+        let elements = match (self.family, state) {
+            (Family::V3_3, _) => {
+                // After upstream PR #17309 the failure element has no owner (§11.2a).
+                let mut element = head(state != "FAILURE");
+                element.extend([
+                    ("workflowInstanceId", json!(instance.id)),
+                    ("workflowDefinitionCode", json!(instance.definition_code)),
+                    ("workflowInstanceName", json!(instance.name)),
+                    ("commandType", json!(instance.command_type)),
+                    ("workflowExecutionStatus", json!(state)),
+                    ("modifyBy", json!(USER)),
+                    ("recovery", json!("NO")),
+                    ("runTimes", json!(instance.run_times)),
+                    ("workflowStartTime", json!(instance.start_time)),
+                    ("workflowEndTime", json!(instance.end_time)),
+                    ("workflowHost", json!(MASTER_HOST)),
+                ]);
+                vec![element]
+            }
+            (_, "SUCCESS") => {
+                let mut element = head(true);
+                element.extend([
+                    ("processId", json!(instance.id)),
+                    ("processDefinitionCode", json!(instance.definition_code)),
+                    ("processName", json!(instance.name)),
+                    ("processType", json!(instance.command_type)),
+                    ("processState", json!(state)),
+                    ("modifyBy", if v3_2 { json!(USER) } else { Value::Null }),
+                    ("recovery", json!("NO")),
+                    ("runTimes", json!(instance.run_times)),
+                    ("processStartTime", json!(instance.start_time)),
+                    ("processEndTime", json!(instance.end_time)),
+                    ("processHost", json!(MASTER_HOST)),
+                ]);
+                vec![element]
+            }
+            (_, "FAILURE") => instance
+                .tasks
+                .iter()
+                .filter(|t| t.current && t.state != "SUCCESS")
+                .map(|task| {
+                    let mut element = head(true);
+                    element.extend([
+                        ("processId", json!(instance.id)),
+                        ("processDefinitionCode", json!(instance.definition_code)),
+                        ("processName", json!(instance.name)),
+                        ("modifyBy", if v3_2 { json!(USER) } else { Value::Null }),
+                        ("taskCode", json!(task.task_code)),
+                        ("taskName", json!(task.name)),
+                        ("taskType", json!(task.task_type)),
+                        ("taskState", json!(task.state)),
+                        ("taskStartTime", json!(task.start_time)),
+                        ("taskEndTime", json!(task.end_time)),
+                        ("taskHost", json!(WORKER_HOST)),
+                        // The priority's description, e.g. "medium".
+                        (
+                            "taskPriority",
+                            if v3_2 { json!(task.priority.to_lowercase()) } else { Value::Null },
+                        ),
+                        ("logPath", json!(task.log_path)),
+                    ]);
+                    element
+                })
+                .collect(),
+            (_, "PAUSE") => return Some(String::new()),
+            (_, "STOP") if SERIAL_STOP_ALERTS.contains(&instance.execution_type.as_str()) => {
+                return Some(String::new());
+            }
+            _ => return None,
+        };
+        let elements: Vec<String> = elements.iter().map(|fields| ordered_object(fields)).collect();
+        Some(format!("[{}]", elements.join(",")))
     }
 
     /// `log/detail` (§10.3): lines after `skip`, at most `limit`; 10008 for an unknown task instance.
@@ -1223,6 +1372,23 @@ impl Instance {
     fn running(&self) -> bool {
         !FINISHED.contains(&self.state.as_str())
     }
+}
+
+impl TaskRun {
+    /// A final state sets the end time, any other clears it.
+    fn set_state(&mut self, state: &str, now: &str) {
+        self.state = state.to_string();
+        self.end_time = TASK_FINISHED.contains(&state).then(|| now.to_string());
+        self.log.push(format!("[INFO] {now} - task {} state: {state}", self.name));
+    }
+}
+
+/// A JSON object with its keys in the given order and null values left out, as DS's Jackson writes
+/// alert content (`NON_NULL`, field order); `json!` objects would sort their keys.
+fn ordered_object(fields: &[(&str, Value)]) -> String {
+    let fields: Vec<String> =
+        fields.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| format!("{}:{v}", json!(k))).collect();
+    format!("{{{}}}", fields.join(","))
 }
 
 fn token_json(t: &AccessToken) -> Value {

@@ -79,3 +79,62 @@ pub(crate) fn is_datetime(s: &str) -> bool {
         && num(14, 16) < 60
         && num(17, 19) < 60
 }
+
+/// Seconds since 1970-01-01 of a `yyyy-MM-dd HH:mm:ss` date (UTC); None if it is not one.
+fn epoch_seconds(s: &str) -> Option<i64> {
+    if !is_datetime(s) {
+        return None;
+    }
+    let num = |from: usize, to: usize| s[from..to].parse::<i64>().ok();
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    // Days from civil (H. Hinnant's algorithm), the inverse of `stamp_now`'s.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + num(11, 13)? * 3600 + num(14, 16)? * 60 + num(17, 19)?)
+}
+
+/// DS's `DateUtils.format2Duration` between two dates (`end` None: now): `1d 2h 3m 4s` without the
+/// zero units, e.g. `4s`; under a second reads `1s`, as later 3.x releases print it.
+pub(crate) fn duration(start: &str, end: Option<&str>) -> Option<String> {
+    let now = now();
+    let seconds = epoch_seconds(end.unwrap_or(&now))? - epoch_seconds(start)?;
+    let seconds = seconds.max(1);
+    let parts = [
+        (seconds / 86_400, "d"),
+        (seconds % 86_400 / 3600, "h"),
+        (seconds % 3600 / 60, "m"),
+        (seconds % 60, "s"),
+    ];
+    let parts: Vec<String> =
+        parts.iter().filter(|(n, _)| *n > 0).map(|(n, unit)| format!("{n}{unit}")).collect();
+    Some(parts.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_dates_back() {
+        assert_eq!(epoch_seconds("1970-01-01 00:00:00"), Some(0));
+        assert_eq!(epoch_seconds("2024-03-01 12:00:09"), Some(1_709_294_409));
+        assert_eq!(epoch_seconds("2024-13-01 00:00:00"), None);
+        let now = now();
+        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+        assert!((epoch_seconds(&now).unwrap() - since).abs() <= 1);
+    }
+
+    #[test]
+    fn formats_durations_like_ds() {
+        let duration = |end: &str| duration("2024-01-01 12:00:00", Some(end)).unwrap();
+        assert_eq!(duration("2024-01-01 12:00:04"), "4s");
+        assert_eq!(duration("2024-01-01 12:00:00"), "1s");
+        assert_eq!(duration("2024-01-01 12:02:00"), "2m");
+        assert_eq!(duration("2024-01-02 13:01:05"), "1d 1h 1m 5s");
+        assert_eq!(super::duration("nope", None), None);
+    }
+}

@@ -1,9 +1,11 @@
 //! Drives the fake over real HTTP, for each version family.
 
+mod alerts;
 mod common;
 
 use std::time::Duration;
 
+use alerts::{alert_controls, alerts_need_a_group, alerts_on_each_outcome};
 use common::{Ds, edge, eventually, form, root, shell};
 use fake_dolphinscheduler::{Family, PASSWORD, USER};
 use serde_json::{Value, json};
@@ -27,6 +29,9 @@ per_family!(
     faults,
     family_probes,
     datasources,
+    alerts_on_each_outcome,
+    alerts_need_a_group,
+    alert_controls,
 );
 
 async fn auth(family: Family) {

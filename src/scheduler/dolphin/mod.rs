@@ -9,6 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub mod alert;
 mod client;
 mod family;
 mod model;

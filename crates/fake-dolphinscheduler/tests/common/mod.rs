@@ -159,6 +159,11 @@ impl Ds {
     }
 
     pub async fn start_run(&self, pc: i64, code: i64, start_params: &str) -> Answer {
+        self.start_run_with(pc, code, &[("warningType", "NONE"), ("startParams", start_params)]).await
+    }
+
+    /// A start with `extra` parameters (`warningType` is required).
+    pub async fn start_run_with(&self, pc: i64, code: i64, extra: &[(&str, &str)]) -> Answer {
         let path = match self.family {
             Family::V3_3 => format!("projects/{pc}/executors/start-workflow-instance"),
             _ => format!("projects/{pc}/executors/start-process-instance"),
@@ -167,9 +172,8 @@ impl Ds {
             (self.definition_param(), &code.to_string()),
             ("scheduleTime", ""),
             ("failureStrategy", "END"),
-            ("warningType", "NONE"),
-            ("startParams", start_params),
         ]);
+        pairs.extend(form(extra));
         if self.family != Family::V3_1 {
             pairs.push(("tenantCode".into(), "etl".into()));
         }
