@@ -68,6 +68,9 @@ pub struct ServeArgs {
     /// Port of the gRPC server; 0 picks a free one (the log says which).
     #[arg(long, env = "DS_SERVICE_PORT", default_value_t = 8081)]
     pub port: u16,
+    /// Port of the REST (HTTP/JSON) server, on the same host; 0 picks a free one.
+    #[arg(long, env = "REST_PORT", default_value_t = 8080)]
+    pub rest_port: u16,
     /// Do not apply pending migrations at start.
     #[arg(long, env = "NO_MIGRATE")]
     pub no_migrate: bool,
@@ -83,6 +86,9 @@ pub struct ServeArgs {
     /// DolphinScheduler.
     #[command(flatten)]
     pub dolphin: DolphinArgs,
+    /// Execution reports and polling.
+    #[command(flatten)]
+    pub executions: ExecutionArgs,
     /// Key that seals data source passwords: base64 of 32 random bytes (`openssl rand -base64
     /// 32`). Without it, a key file in the data directory is used (created on first start);
     /// replicas sharing a database must share the key.
@@ -172,16 +178,52 @@ impl DolphinArgs {
     }
 }
 
+/// How runs are followed: callbacks in, polling of DolphinScheduler for what they miss.
+#[derive(Debug, Clone, Args)]
+pub struct ExecutionArgs {
+    /// Milliseconds between reads of a running workflow instance; 0 reads an instance only when
+    /// a callback names it.
+    #[arg(long, env = "EXECUTION_POLL_INTERVAL_MS", default_value_t = 5_000)]
+    pub execution_poll_interval_ms: u64,
+    /// The pause between reads grows while they find nothing new, up to this many milliseconds.
+    #[arg(long, env = "EXECUTION_MAX_POLL_INTERVAL_MS", default_value_t = 60_000)]
+    pub execution_max_poll_interval_ms: u64,
+    /// Seconds between looks for runs of published workflows that nobody reported (scheduled
+    /// runs without alerts); 0 turns them off.
+    #[arg(long, env = "EXECUTION_DISCOVER_INTERVAL_SECS", default_value_t = 30)]
+    pub execution_discover_interval_secs: u64,
+    /// Workflow instances read at once, at most.
+    #[arg(long, env = "EXECUTION_POLL_CONCURRENCY", default_value_t = 8)]
+    pub execution_poll_concurrency: usize,
+    /// Shared secret every callback must carry in the `X-Callback-Secret` header; none when unset.
+    #[arg(long, env = "CALLBACK_SECRET", hide_env_values = true)]
+    pub callback_secret: Option<Secret>,
+}
+
+impl Default for ExecutionArgs {
+    fn default() -> Self {
+        Self {
+            execution_poll_interval_ms: 5_000,
+            execution_max_poll_interval_ms: 60_000,
+            execution_discover_interval_secs: 30,
+            execution_poll_concurrency: 8,
+            callback_secret: None,
+        }
+    }
+}
+
 impl Default for ServeArgs {
     fn default() -> Self {
         Self {
             host: "0.0.0.0".into(),
             port: 8081,
+            rest_port: 8080,
             no_migrate: false,
             health_check_interval_ms: 1000,
             lineage_layer_rules: LayerRules::Warn,
             lineage_refresh_ms: 250,
             dolphin: DolphinArgs::default(),
+            executions: ExecutionArgs::default(),
             data_source_key: None,
         }
     }
