@@ -193,7 +193,22 @@ async fn bench(size: usize, queries: usize) {
             dataportal::secret_box::SecretBox::from_key(&[0; 32]),
             "bench".into(),
         );
-        let routes = dataportal::grpc::routes(&catalog, &workflows, &data_sources, health);
+        let settings = dataportal::app::executions::ExecutionSettings {
+            poll_interval: Duration::ZERO,
+            max_poll_interval: Duration::ZERO,
+            discover_interval: Duration::ZERO,
+            poll_concurrency: 1,
+            callback_secret: None,
+            timezone: "UTC".into(),
+        };
+        let executions = dataportal::app::executions::Executions::new(
+            store.clone(),
+            workflows.clone(),
+            settings,
+            shutdown.clone(),
+        )
+        .unwrap();
+        let routes = dataportal::grpc::routes(&catalog, &workflows, &data_sources, &executions, health);
         let shutdown = shutdown.clone();
         async move {
             tonic::transport::Server::builder()

@@ -12,6 +12,7 @@ use tracing::Level;
 
 use crate::app::Catalog;
 use crate::app::datasources::DataSources;
+use crate::app::executions::{ExecutionSettings, Executions};
 use crate::app::publisher::run_publisher;
 use crate::app::workflows::{DolphinTarget, Workflows};
 use crate::config::Settings;
@@ -22,6 +23,9 @@ use crate::storage::Store;
 /// Least time between health probes of DolphinScheduler, in milliseconds.
 const DOLPHIN_PROBE_MIN_MS: u64 = 5_000;
 
+/// How long REST calls in flight at shutdown may take to finish before their connections close.
+const REST_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A boxed error for start-up failures (bad settings, a port in use, a failed migration).
 pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -29,6 +33,7 @@ pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
+    rest_listener: TcpListener,
     store: Store,
     dolphin: Option<DolphinTarget>,
     secrets: SecretBox,
@@ -45,10 +50,14 @@ impl Application {
         let address = format!("{}:{}", settings.serve.host, settings.serve.port);
         let listener =
             TcpListener::bind(&address).await.map_err(|e| format!("cannot bind {address}: {e}"))?;
+        let rest_address = format!("{}:{}", settings.serve.host, settings.serve.rest_port);
+        let rest_listener = TcpListener::bind(&rest_address)
+            .await
+            .map_err(|e| format!("cannot bind {rest_address} (REST): {e}"))?;
         let dolphin = dolphin_target(&settings)?;
         let key = settings.serve.data_source_key.as_ref().map(|k| k.expose().to_owned());
         let secrets = SecretBox::load(key.as_deref(), &settings.data_dir)?;
-        Ok(Application { listener, store, dolphin, secrets, settings })
+        Ok(Application { listener, rest_listener, store, dolphin, secrets, settings })
     }
 
     /// The address the gRPC server listens on.
@@ -56,13 +65,28 @@ impl Application {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
+    /// The address the REST (HTTP/JSON) server listens on.
+    pub fn rest_addr(&self) -> SocketAddr {
+        self.rest_listener.local_addr().expect("a bound listener has an address")
+    }
+
     /// Serves until `shutdown` is cancelled, then drains calls in flight and closes the database.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), StartupError> {
         let grpc_addr = self.grpc_addr();
+        let rest_addr = self.rest_addr();
         let catalog = Catalog::new(self.store.clone(), self.settings.serve.lineage_layer_rules);
         let workflows = Workflows::new(self.store.clone(), catalog.clone(), self.dolphin.clone());
         let replica = replica_id();
         let publisher = tokio::spawn(run_publisher(workflows.clone(), replica.clone(), shutdown.clone()));
+        let executions = Executions::new(
+            self.store.clone(),
+            workflows.clone(),
+            self.execution_settings(),
+            shutdown.clone(),
+        )?;
+        let report_writers = tokio::spawn(executions.clone().run_writers(shutdown.clone()));
+        let report_applier = tokio::spawn(executions.clone().run_applier(shutdown.clone()));
+        let poller = tokio::spawn(executions.clone().run_poller(replica.clone(), shutdown.clone()));
         let data_sources =
             DataSources::new(self.store.clone(), catalog.clone(), self.secrets.clone(), replica);
         let syncs = tokio::spawn(data_sources.clone().run_periodic(shutdown.clone()));
@@ -88,6 +112,7 @@ impl Application {
         ));
 
         let middleware = tower::ServiceBuilder::new()
+            .layer(crate::grpc::RpcMetricsLayer)
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_grpc()
@@ -105,22 +130,91 @@ impl Application {
             .layer(PropagateRequestIdLayer::x_request_id())
             .into_inner();
 
+        // One set of services, served over gRPC and called in-process by the REST gateway.
+        let routes = crate::grpc::routes(&catalog, &workflows, &data_sources, &executions, health);
+        let rest_app = crate::rest::router(routes.clone(), self.store.clone())
+            .merge(crate::rest::webhook::routes(executions.clone()))
+            .layer(
+                tower::ServiceBuilder::new()
+                    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                    .layer(
+                        TraceLayer::new_for_http()
+                            .make_span_with(|request: &http::Request<_>| {
+                                let request_id = request
+                                    .headers()
+                                    .get("x-request-id")
+                                    .and_then(|value| value.to_str().ok())
+                                    .unwrap_or_default();
+                                tracing::info_span!(
+                                    "http",
+                                    method = %request.method(),
+                                    path = %request.uri().path(),
+                                    request_id = %request_id,
+                                )
+                            })
+                            .on_response(DefaultOnResponse::new().level(Level::INFO))
+                            .on_failure(DefaultOnFailure::new().level(Level::WARN)),
+                    )
+                    .layer(PropagateRequestIdLayer::x_request_id()),
+            );
+        tracing::info!(%rest_addr, "serving REST");
+        let mut rest = tokio::spawn({
+            let shutdown = shutdown.clone();
+            let serving = axum::serve(self.rest_listener, rest_app)
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+            async move {
+                let served = serving.await;
+                // Whichever server stops first stops the other.
+                shutdown.cancel();
+                served
+            }
+        });
+
         tracing::info!(%grpc_addr, database = %self.settings.database_url, "serving gRPC");
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let served = tonic::transport::Server::builder()
             .layer(middleware)
-            .add_routes(crate::grpc::routes(&catalog, &workflows, &data_sources, health))
+            .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, shutdown.clone().cancelled_owned())
             .await;
         shutdown.cancel();
+        // REST calls in flight use the services: they finish before anything else stops. A
+        // stream (a watch) never finishes by itself, so its connection is closed after a while.
+        let rest_served = match tokio::time::timeout(REST_DRAIN_TIMEOUT, &mut rest).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                tracing::warn!(timeout = ?REST_DRAIN_TIMEOUT, "REST calls still open after shutdown: closing them");
+                rest.abort();
+                Ok(Ok(()))
+            }
+        };
         let _ = monitor.await;
         let _ = lineage.await;
         let _ = publisher.await;
         let _ = syncs.await;
         let _ = dolphin_monitor.await;
+        // The writers finish storing what was accepted before the applier and poller stop.
+        let _ = report_writers.await;
+        let _ = report_applier.await;
+        let _ = poller.await;
         self.store.close().await;
         tracing::info!("stopped");
-        Ok(served?)
+        served?;
+        Ok(rest_served.map_err(|e| format!("the REST server failed: {e}"))??)
+    }
+}
+
+impl Application {
+    fn execution_settings(&self) -> ExecutionSettings {
+        let args = &self.settings.serve.executions;
+        ExecutionSettings {
+            poll_interval: Duration::from_millis(args.execution_poll_interval_ms),
+            max_poll_interval: Duration::from_millis(args.execution_max_poll_interval_ms),
+            discover_interval: Duration::from_secs(args.execution_discover_interval_secs),
+            poll_concurrency: args.execution_poll_concurrency.max(1),
+            callback_secret: args.callback_secret.clone().filter(|s| !s.expose().is_empty()),
+            timezone: self.settings.serve.dolphin.timezone.clone(),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! returns domain values or an [`Error`](crate::error::Error).
 
 pub mod datasources;
+pub mod executions;
 pub mod lineage;
 pub mod lineage_index;
 pub mod paging;

@@ -88,6 +88,9 @@ impl Workflows {
                 "the publish lease was lost; another replica took over"
             );
         }
+        if let PublishOutcome::Published { instance: Some(instance), .. } = outcome {
+            self.follow_run(instance, claim.workflow_id, false).await;
+        }
         self.finished.notify_waiters();
         Ok(true)
     }

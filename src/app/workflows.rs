@@ -421,7 +421,24 @@ impl Workflows {
             tenant: target.tenant.clone(),
             params: params.into_iter().collect(),
         };
-        target.client.start_workflow(project, code, &spec).await
+        let instance = target.client.start_workflow(project, code, &spec).await?;
+        self.follow_run(instance, workflow.id, false).await;
+        Ok(instance)
+    }
+
+    /// Makes the execution poller follow a run the portal started (`hinted`: read it at once).
+    /// The run happened whatever this does, so a failure is logged, not returned: polling's look
+    /// for unreported runs of published workflows finds it later.
+    pub(super) async fn follow_run(&self, instance: i64, workflow_id: i64, hinted: bool) {
+        let Some(project) = self.known_project_code() else { return };
+        let followed = async {
+            let mut tx = self.store.begin_write().await?;
+            tx.follow_run(instance, Some(workflow_id), project, hinted, now_millis()).await?;
+            tx.commit().await
+        };
+        if let Err(e) = followed.await {
+            tracing::warn!(instance, workflow_id, error = %e, "cannot follow a started workflow run");
+        }
     }
 
     /// A workflow instance with its task instances.
@@ -474,7 +491,13 @@ impl Workflows {
         let target = self.target()?;
         let project = self.project(target).await?;
         target.client.execute(project, id, action).await?;
-        target.client.workflow_instance(project, id).await
+        let instance = target.client.workflow_instance(project, id).await?;
+        // A rerun runs the tasks again under the same instance id; a stop ends them. Either way
+        // the records should follow at once.
+        if let Some(workflow) = self.store.workflow_of_definition(instance.workflow_code).await? {
+            self.follow_run(id, workflow, true).await;
+        }
+        Ok(instance)
     }
 
     /// A page of a task instance's log.

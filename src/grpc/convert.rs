@@ -5,12 +5,14 @@ use prost_types::{Duration, FieldMask, Timestamp};
 use crate::app::tables::TableAttribute;
 use crate::app::tasks::TaskAttribute;
 use crate::domain::datasource::{DriftItem, DriftKind};
+use crate::domain::execution::{ExecutionRecord, ExecutionSource, ExecutionState, ExecutionStats};
 use crate::domain::lineage::{EdgeSource, LineageWarning, WarningKind};
 use crate::domain::table::{Field, Layer, Table, TableDraft, TableStatus};
 use crate::domain::task::{Engine, Priority, Task, TaskBody, TaskDraft, TaskType};
 use crate::domain::{EpochMillis, Etag, Lookup};
 use crate::error::{Error, Result, Violations};
 use crate::proto::v1 as pb;
+use crate::scheduler::dolphin::alert::AlertKind;
 
 /// The resource a Get names: exactly one of a positive id and a name.
 pub fn lookup(id: i64, name: String) -> Result<Lookup> {
@@ -92,6 +94,7 @@ pub fn layer_filter(layer: i32) -> Result<Option<Layer>> {
 pub fn table_draft(table: pb::Table) -> (TableDraft, Violations) {
     let pb::Table {
         source: _,
+        freshness: _,
         drift: _,
         id: _,
         name,
@@ -169,6 +172,7 @@ pub fn table_to_pb(table: Table, with_fields: bool) -> pb::Table {
             gone: s.gone,
         }),
         drift: table.drift.into_iter().map(drift_to_pb).collect(),
+        freshness: None,
     }
 }
 
@@ -456,4 +460,103 @@ pub fn task_mask(mask: Option<FieldMask>, task: &pb::Task) -> Result<Vec<TaskAtt
             _ => return None,
         })
     })
+}
+
+// ---- executions ----
+
+/// Milliseconds since the epoch of a protobuf timestamp.
+pub fn timestamp_millis(timestamp: &Timestamp) -> EpochMillis {
+    timestamp.seconds.saturating_mul(1000).saturating_add(i64::from(timestamp.nanos) / 1_000_000)
+}
+
+fn execution_state_to_pb(state: ExecutionState) -> pb::ExecutionState {
+    match state {
+        ExecutionState::Pending => pb::ExecutionState::Pending,
+        ExecutionState::Running => pb::ExecutionState::Running,
+        ExecutionState::Succeeded => pb::ExecutionState::Succeeded,
+        ExecutionState::Failed => pb::ExecutionState::Failed,
+        ExecutionState::Stopped => pb::ExecutionState::Stopped,
+        ExecutionState::Paused => pb::ExecutionState::Paused,
+    }
+}
+
+/// The state a listing filters on; `None` for unspecified.
+pub fn execution_state_filter(state: i32) -> Result<Option<ExecutionState>> {
+    let mut violations = Violations::default();
+    let state = enum_value::<pb::ExecutionState>("state", state, &mut violations);
+    violations.into_result(())?;
+    Ok(state.and_then(|state| match state {
+        pb::ExecutionState::Unspecified => None,
+        pb::ExecutionState::Pending => Some(ExecutionState::Pending),
+        pb::ExecutionState::Running => Some(ExecutionState::Running),
+        pb::ExecutionState::Succeeded => Some(ExecutionState::Succeeded),
+        pb::ExecutionState::Failed => Some(ExecutionState::Failed),
+        pb::ExecutionState::Stopped => Some(ExecutionState::Stopped),
+        pb::ExecutionState::Paused => Some(ExecutionState::Paused),
+    }))
+}
+
+/// The API form of an execution record.
+pub fn execution_to_pb(record: ExecutionRecord) -> pb::Execution {
+    let duration_ms = record.duration_ms().unwrap_or_default();
+    pb::Execution {
+        id: record.id,
+        task_id: record.task_id,
+        task_name: record.task_name,
+        workflow_id: record.workflow_id.unwrap_or_default(),
+        workflow_instance_id: record.workflow_instance_id.unwrap_or_default(),
+        task_instance_id: record.task_instance_id.unwrap_or_default(),
+        task_code: record.task_code.unwrap_or_default(),
+        state: execution_state_to_pb(record.state).into(),
+        scheduler_state: record.scheduler_state,
+        start_time: record.start_time.and_then(timestamp),
+        end_time: record.end_time.and_then(timestamp),
+        duration_ms,
+        rows_output: record.rows_output,
+        host: record.host,
+        log_path: record.log_path,
+        attempt: record.attempt,
+        source: match record.source {
+            ExecutionSource::Callback => pb::ExecutionSource::Callback,
+            ExecutionSource::Poll => pb::ExecutionSource::Poll,
+        }
+        .into(),
+        create_time: timestamp(record.created_at),
+        update_time: timestamp(record.updated_at),
+    }
+}
+
+/// The API form of a task's run figures.
+pub fn stats_to_pb(task_id: i64, stats: ExecutionStats) -> pb::ExecutionStats {
+    pb::ExecutionStats {
+        task_id,
+        runs: stats.runs,
+        succeeded: stats.succeeded,
+        failed: stats.failed,
+        in_progress: stats.in_progress,
+        success_rate: stats.success_rate,
+        p50_duration_ms: stats.p50_duration_ms,
+        p95_duration_ms: stats.p95_duration_ms,
+        last_success_time: stats.last_success_time.and_then(timestamp),
+        rows_trend: stats
+            .rows_trend
+            .into_iter()
+            .map(|(execution_id, start, rows_output)| pb::RowsPoint {
+                execution_id,
+                start_time: start.and_then(timestamp),
+                rows_output,
+            })
+            .collect(),
+    }
+}
+
+/// The API form of an alert's kind.
+pub fn alert_kind_to_pb(kind: AlertKind) -> pb::AlertKind {
+    match kind {
+        AlertKind::Runs => pb::AlertKind::Runs,
+        AlertKind::Empty => pb::AlertKind::Empty,
+        AlertKind::Test => pb::AlertKind::Test,
+        AlertKind::Misconfigured => pb::AlertKind::Misconfigured,
+        AlertKind::Other => pb::AlertKind::Other,
+    }
 }

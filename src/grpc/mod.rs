@@ -1,9 +1,11 @@
 //! The gRPC transport: services, health, reflection and the middleware every call goes through.
 
+mod callbacks;
 mod convert;
 mod datasources;
 mod health;
 mod lineage;
+mod metrics;
 mod status;
 mod tables;
 mod tasks;
@@ -15,11 +17,15 @@ use tonic::service::Routes;
 use tonic_health::pb::health_server::{Health, HealthServer};
 use tonic_health::server::HealthReporter;
 
+pub use callbacks::SECRET_HEADER;
 pub use health::{watch_database, watch_dolphin};
+pub use metrics::RpcMetricsLayer;
 
 use crate::app::Catalog;
 use crate::app::datasources::DataSources;
+use crate::app::executions::Executions;
 use crate::app::workflows::Workflows;
+use crate::proto::v1::callback_service_server::CallbackServiceServer;
 use crate::proto::v1::data_source_service_server::DataSourceServiceServer;
 use crate::proto::v1::lineage_service_server::LineageServiceServer;
 use crate::proto::v1::table_service_server::TableServiceServer;
@@ -27,11 +33,12 @@ use crate::proto::v1::task_service_server::TaskServiceServer;
 use crate::proto::v1::workflow_service_server::WorkflowServiceServer;
 
 /// Names of the services whose health follows the database.
-const SERVICE_NAMES: [&str; 4] = [
+const SERVICE_NAMES: [&str; 5] = [
     <TableServiceServer<tables::TableApi> as tonic::server::NamedService>::NAME,
     <TaskServiceServer<tasks::TaskApi> as tonic::server::NamedService>::NAME,
     <LineageServiceServer<lineage::LineageApi> as tonic::server::NamedService>::NAME,
     <DataSourceServiceServer<datasources::DataSourceApi> as tonic::server::NamedService>::NAME,
+    <CallbackServiceServer<callbacks::CallbackApi> as tonic::server::NamedService>::NAME,
 ];
 
 /// Every gRPC service of the API, plus health and reflection (v1, and v1alpha for grpcurl and
@@ -40,6 +47,7 @@ pub fn routes(
     catalog: &Catalog,
     workflows: &Workflows,
     data_sources: &DataSources,
+    executions: &Executions,
     health: HealthServer<impl Health>,
 ) -> Routes {
     let reflection = || {
@@ -52,8 +60,13 @@ pub fn routes(
     Routes::new(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(TableServiceServer::new(tables::TableApi::new(catalog.clone())))
-        .add_service(TaskServiceServer::new(tasks::TaskApi::new(catalog.clone(), workflows.clone())))
+        .add_service(TableServiceServer::new(tables::TableApi::new(catalog.clone(), executions.clone())))
+        .add_service(TaskServiceServer::new(tasks::TaskApi::new(
+            catalog.clone(),
+            workflows.clone(),
+            executions.clone(),
+        )))
+        .add_service(CallbackServiceServer::new(callbacks::CallbackApi::new(executions.clone())))
         .add_service(WorkflowServiceServer::new(workflows::WorkflowApi::new(workflows.clone())))
         .add_service(DataSourceServiceServer::new(datasources::DataSourceApi::new(data_sources.clone())))
         .add_service(LineageServiceServer::new(lineage::LineageApi::new(catalog.clone())))

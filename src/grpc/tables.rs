@@ -4,6 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::app::Catalog;
+use crate::app::executions::Executions;
 use crate::domain::table::TableDef;
 use crate::error::Error;
 use crate::proto::v1 as pb;
@@ -14,12 +15,13 @@ use crate::storage::TableFilter;
 #[derive(Debug, Clone)]
 pub struct TableApi {
     catalog: Catalog,
+    executions: Executions,
 }
 
 impl TableApi {
-    /// Serves `catalog`.
-    pub fn new(catalog: Catalog) -> Self {
-        Self { catalog }
+    /// Serves `catalog`, with the freshness the runs in `executions` give each table.
+    pub fn new(catalog: Catalog, executions: Executions) -> Self {
+        Self { catalog, executions }
     }
 }
 
@@ -52,7 +54,14 @@ impl TableService for TableApi {
     ) -> Result<Response<pb::GetTableResponse>, Status> {
         let pb::GetTableRequest { id, name } = request.into_inner();
         let table = self.catalog.get_table(&convert::lookup(id, name)?).await?;
-        Ok(Response::new(pb::GetTableResponse { table: Some(convert::table_to_pb(table, true)) }))
+        let freshness = self.executions.freshness(table.id).await?;
+        let mut table = convert::table_to_pb(table, true);
+        table.freshness = freshness.map(|f| pb::Freshness {
+            last_success_time: convert::timestamp(f.last_success_time),
+            task_id: f.task_id,
+            execution_id: f.execution_id,
+        });
+        Ok(Response::new(pb::GetTableResponse { table: Some(table) }))
     }
 
     async fn list_tables(

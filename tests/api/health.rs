@@ -44,13 +44,22 @@ async fn serving_once_the_database_answers(backend: Backend) {
 
 /// A TCP proxy in front of MariaDB that can be cut: while cut it drops every connection, as a
 /// database host that died would.
-struct CuttableProxy {
-    address: String,
+pub(crate) struct CuttableProxy {
+    pub(crate) address: String,
     cut: Arc<AtomicBool>,
     cut_now: Arc<Notify>,
 }
 
 impl CuttableProxy {
+    /// A proxy in front of the test MariaDB server.
+    pub(crate) async fn start_for_mariadb() -> CuttableProxy {
+        let upstream = crate::helpers::mysql_server_url();
+        let upstream: &'static str = Box::leak(
+            upstream.trim_start_matches("mysql://").rsplit('@').next().unwrap().to_owned().into_boxed_str(),
+        );
+        Self::start(upstream).await
+    }
+
     async fn start(upstream: &'static str) -> CuttableProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
@@ -76,7 +85,7 @@ impl CuttableProxy {
         CuttableProxy { address, cut, cut_now }
     }
 
-    fn set_cut(&self, cut: bool) {
+    pub(crate) fn set_cut(&self, cut: bool) {
         self.cut.store(cut, Ordering::SeqCst);
         if cut {
             self.cut_now.notify_waiters();
@@ -87,11 +96,7 @@ impl CuttableProxy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_outage_flips_health_and_calls_fail_with_unavailable() {
     let database = TestDatabase::new(Backend::MariaDb).await;
-    let upstream = crate::helpers::mysql_server_url();
-    let upstream: &'static str = Box::leak(
-        upstream.trim_start_matches("mysql://").rsplit('@').next().unwrap().to_owned().into_boxed_str(),
-    );
-    let proxy = CuttableProxy::start(upstream).await;
+    let proxy = CuttableProxy::start_for_mariadb().await;
     let settings = test_settings(&database.url_via(&proxy.address));
     let mut app = TestApp::spawn_with(database, settings).await;
     wait_for(&mut app, ServingStatus::Serving).await;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use dataportal::config::{SecretUrl, ServeArgs, Settings};
+use dataportal::proto::v1::callback_service_client::CallbackServiceClient;
 use dataportal::proto::v1::data_source_service_client::DataSourceServiceClient;
 use dataportal::proto::v1::lineage_service_client::LineageServiceClient;
 use dataportal::proto::v1::table_service_client::TableServiceClient;
@@ -106,8 +107,10 @@ pub struct TestApp {
     pub lineage: LineageServiceClient<Channel>,
     pub workflows: WorkflowServiceClient<Channel>,
     pub data_sources: DataSourceServiceClient<Channel>,
+    pub callbacks: CallbackServiceClient<Channel>,
     pub health: HealthClient<Channel>,
     pub database: TestDatabase,
+    rest_addr: std::net::SocketAddr,
     shutdown: CancellationToken,
     server: JoinHandle<()>,
 }
@@ -120,6 +123,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         serve: ServeArgs {
             host: "127.0.0.1".into(),
             port: 0,
+            rest_port: 0,
             health_check_interval_ms: 100,
             lineage_refresh_ms: 100,
             // A fixed test key (base64 of 32 zero bytes): servers sharing a database share it.
@@ -140,6 +144,7 @@ impl TestApp {
     pub async fn spawn_with(database: TestDatabase, settings: Settings) -> TestApp {
         let app = Application::build(settings).await.expect("server starts");
         let addr = app.grpc_addr();
+        let rest_addr = app.rest_addr();
         let shutdown = CancellationToken::new();
         let server = tokio::spawn({
             let shutdown = shutdown.clone();
@@ -156,11 +161,18 @@ impl TestApp {
             lineage: LineageServiceClient::new(channel.clone()),
             workflows: WorkflowServiceClient::new(channel.clone()),
             data_sources: DataSourceServiceClient::new(channel.clone()),
+            callbacks: CallbackServiceClient::new(channel.clone()),
             health: HealthClient::new(channel),
             database,
+            rest_addr,
             shutdown,
             server,
         }
+    }
+
+    /// The base URL of the REST (HTTP/JSON) server, such as `http://127.0.0.1:40123`.
+    pub fn rest_url(&self) -> String {
+        format!("http://{}", self.rest_addr)
     }
 
     /// Stops the server (gracefully), leaving its database to whoever else uses it.

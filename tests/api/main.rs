@@ -3,9 +3,11 @@
 
 mod cli;
 mod datasources;
+mod executions;
 mod health;
 mod helpers;
 mod lineage;
+mod rest;
 mod tables;
 mod tasks;
 mod workflows;

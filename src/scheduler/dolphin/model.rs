@@ -213,6 +213,8 @@ pub struct TaskInstance {
     pub host: String,
     /// Retries so far.
     pub retry_times: i32,
+    /// The worker's log file.
+    pub log_path: String,
 }
 
 /// What to do with a run (§9.2).
@@ -517,6 +519,7 @@ impl TaskInstance {
             end_time: text(value, "endTime"),
             host: text(value, "host").unwrap_or_default(),
             retry_times: int(value, "retryTimes").and_then(|n| i32::try_from(n).ok()).unwrap_or_default(),
+            log_path: text(value, "logPath").unwrap_or_default(),
         })
     }
 }

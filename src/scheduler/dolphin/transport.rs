@@ -289,10 +289,17 @@ impl Transport {
 
     /// Sends `call` with the token and returns `data` of a code-0 envelope, or the mapped error.
     pub(crate) async fn call(&self, call: &Call) -> Result<Value> {
-        match self.exchange(call).await?.outcome() {
-            Outcome::Data(data) => Ok(data),
-            other => Err(outcome_error(other, call)),
+        let answer = match self.exchange(call).await {
+            Ok(reply) => match reply.outcome() {
+                Outcome::Data(data) => Ok(data),
+                other => Err(outcome_error(other, call)),
+            },
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &answer {
+            crate::metrics::count("dataportal_dolphin_errors_total", &[("reason", e.reason.as_str())], 1);
         }
+        answer
     }
 
     /// Sends `call` with the token and returns any answer that is neither a 401 nor a 5xx. A 401
@@ -428,7 +435,24 @@ impl Transport {
             })?;
             self.calls.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
-            let error = match self.send_once(call, auth).await {
+            let sent = self.send_once(call, auth).await;
+            let outcome = match &sent {
+                Ok(reply) if reply.status < 500 => "answered",
+                Ok(_) => "server_error",
+                Err(_) => "transport_error",
+            };
+            let method = call.method.as_str();
+            crate::metrics::count(
+                "dataportal_dolphin_requests_total",
+                &[("method", method), ("outcome", outcome)],
+                1,
+            );
+            crate::metrics::observe(
+                "dataportal_dolphin_request_duration_seconds",
+                &[("method", method)],
+                started.elapsed(),
+            );
+            let error = match sent {
                 Ok(reply) if reply.status < 500 => {
                     permit.succeeded();
                     tracing::debug!(
