@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts the service on a free port with a throwaway SQLite database, publishing to a fake
-# DolphinScheduler, waits until it is SERVING, runs the given command with the address as its last argument, and stops the
-# service again (whatever the command's outcome).
+# Starts the service on free ports with a throwaway SQLite database, publishing to a fake
+# DolphinScheduler, waits until it is SERVING, runs the given command with the gRPC address as
+# its last argument (and the REST address in REST_ADDRESS), and stops the service again
+# (whatever the command's outcome).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ cargo build --quiet -p fake-dolphinscheduler --example serve
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
+rest_port=$(free_port)
 data=$(mktemp -d)
 log="$data/server.log"
 
@@ -35,7 +37,7 @@ set -a
 set +a
 
 DATABASE_URL="sqlite://$data/portal.db" DATA_DIR="$data" DS_DEFAULT_DATASOURCE=warehouse \
-  "$target/debug/dataportal" serve --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
+  "$target/debug/dataportal" serve --host 127.0.0.1 --port "$port" --rest-port "$rest_port" >"$log" 2>&1 &
 server=$!
 
 for _ in $(seq 1 100); do
@@ -51,7 +53,7 @@ for _ in $(seq 1 100); do
 done
 
 set +e
-"$@" "127.0.0.1:$port"
+REST_ADDRESS="127.0.0.1:$rest_port" "$@" "127.0.0.1:$port"
 status=$?
 set -e
 if [ $status -ne 0 ]; then

@@ -29,10 +29,13 @@ struct Registry {
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
 
 /// Help text of each metric, printed once per family.
-const HELP: [(&str, &str, &str); 12] = [
-    ("dataportal_rpc_requests_total", "counter", "RPCs served, by method and gRPC status code."),
-    ("dataportal_rpc_duration_seconds", "histogram", "Time to answer an RPC, by method."),
-    ("dataportal_http_requests_total", "counter", "REST requests served, by route kind and HTTP status."),
+const HELP: [(&str, &str, &str); 11] = [
+    (
+        "dataportal_rpc_requests_total",
+        "counter",
+        "RPCs served, by method, transport (grpc, rest) and gRPC status code.",
+    ),
+    ("dataportal_rpc_duration_seconds", "histogram", "Time to answer an RPC, by method and transport."),
     (
         "dataportal_dolphin_requests_total",
         "counter",

@@ -33,7 +33,7 @@ impl CallbackApi {
     }
 }
 
-type EventStream = Pin<Box<dyn Stream<Item = Result<pb::ExecutionEvent, Status>> + Send>>;
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::WatchExecutionsResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl CallbackService for CallbackApi {
@@ -111,7 +111,7 @@ impl CallbackService for CallbackApi {
                 {
                     continue;
                 }
-                let message = pb::ExecutionEvent {
+                let message = pb::WatchExecutionsResponse {
                     workflow_id: record.workflow_id.unwrap_or_default(),
                     created: event.created,
                     execution: Some(convert::execution_to_pb(event.record)),
@@ -128,7 +128,7 @@ impl CallbackService for CallbackApi {
 /// A stream fed by a task that stops when the receiver is dropped.
 fn async_stream<F, Fut>(produce: F) -> EventStream
 where
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<pb::ExecutionEvent, Status>>) -> Fut,
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<pb::WatchExecutionsResponse, Status>>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let (sender, receiver) = tokio::sync::mpsc::channel(64);

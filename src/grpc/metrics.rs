@@ -51,16 +51,13 @@ where
                 .and_then(|v| v.parse::<i32>().ok())
                 .unwrap_or(0);
             let code = format!("{:?}", tonic::Code::from_i32(code));
+            let labels = [("method", method.as_str()), ("transport", "grpc")];
             crate::metrics::count(
                 "dataportal_rpc_requests_total",
-                &[("method", &method), ("code", &code)],
+                &[labels[0], labels[1], ("code", &code)],
                 1,
             );
-            crate::metrics::observe(
-                "dataportal_rpc_duration_seconds",
-                &[("method", &method)],
-                started.elapsed(),
-            );
+            crate::metrics::observe("dataportal_rpc_duration_seconds", &labels, started.elapsed());
             Ok(response)
         })
     }

@@ -216,7 +216,15 @@ impl Gateway {
             }
         })?;
         let input = request::input_message(route, matched.bindings, parts.uri.query(), &body)?;
-        call::call(self.grpc, self.pool, route, &parts.headers, input.encode_to_vec()).await
+        let started = std::time::Instant::now();
+        let answer = call::call(self.grpc, self.pool, route, &parts.headers, input.encode_to_vec()).await;
+        // Counted like the gRPC server counts its calls, the transport told apart.
+        let method = format!("/{}/{}", route.method.parent_service().full_name(), route.method.name());
+        let code = format!("{:?}", answer.as_ref().map_or_else(|e| e.code, |_| Code::Ok));
+        let labels = [("method", method.as_str()), ("transport", "rest")];
+        crate::metrics::count("dataportal_rpc_requests_total", &[labels[0], labels[1], ("code", &code)], 1);
+        crate::metrics::observe("dataportal_rpc_duration_seconds", &labels, started.elapsed());
+        answer
     }
 }
 

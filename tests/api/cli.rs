@@ -41,7 +41,7 @@ async fn serve_reaches_serving_logs_json_with_request_ids_and_stops_on_sigterm()
         listener.local_addr().unwrap().port()
     };
     let mut child = Command::new(BINARY)
-        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--rest-port", "0"])
         .env("DATA_DIR", dir.path())
         .env_remove("DATABASE_URL")
         .stdout(Stdio::null())

@@ -437,6 +437,16 @@ async fn the_portal_design_callback_is_recorded_once_with_stats_and_freshness(ba
     assert_eq!((freshness.task_id, freshness.execution_id), (task.id, run.id));
     assert_eq!(freshness.last_success_time.unwrap().seconds, 1_760_641_440);
 
+    let metrics = http.get(format!("{}/metrics", app.rest_url())).send().await.unwrap().text().await.unwrap();
+    for series in [
+        "dataportal_callbacks_received_total{kind=\"TASK_RUN\"}",
+        "dataportal_callbacks_deduplicated_total{kind=\"TASK_RUN\"}",
+        "dataportal_rpc_requests_total{method=\"/dataportal.v1.CallbackService/ReportTaskRun\",transport=\"rest\",code=\"Ok\"}",
+        "dataportal_rpc_duration_seconds_count{method=\"/dataportal.v1.TaskService/ListExecutions\",transport=\"grpc\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
+
     let no_log = failure(
         app.tasks.get_execution_log(pb::GetExecutionLogRequest { id: run.id, ..Default::default() }).await,
     );
@@ -588,7 +598,7 @@ async fn watch_streams_the_changes_of_the_runs_asked_for(backend: Backend) {
     app.stop().await;
 }
 
-async fn next(watch: &mut tonic::Streaming<pb::ExecutionEvent>) -> pb::ExecutionEvent {
+async fn next(watch: &mut tonic::Streaming<pb::WatchExecutionsResponse>) -> pb::WatchExecutionsResponse {
     tokio::time::timeout(Duration::from_secs(10), watch.message()).await.unwrap().unwrap().expect("an event")
 }
 
