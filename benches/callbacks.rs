@@ -170,16 +170,17 @@ async fn ingest(options: &Options, database: &str) -> (f64, Duration, Duration, 
 }
 
 /// Single-row INSERTs with autocommit from `connections` connections, as fast as they go.
-async fn raw_insert_ceiling(database: &str, connections: usize, rows: usize) -> f64 {
+async fn raw_insert_ceiling(database: &str, table: &'static str, connections: usize, rows: usize) -> f64 {
     let url = format!("{}/{database}", server_url());
     let mut setup = sqlx::MySqlConnection::connect(&url).await.unwrap();
-    setup
-        .execute(
-            "CREATE TABLE raw_insert (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, kind VARCHAR(16) NOT NULL, \
-             payload TEXT NOT NULL, received_at BIGINT NOT NULL) ENGINE = InnoDB",
-        )
-        .await
-        .unwrap();
+    let create = format!(
+        "CREATE TABLE {table} (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, kind VARCHAR(16) NOT NULL, \
+         payload TEXT NOT NULL, received_at BIGINT NOT NULL) ENGINE = InnoDB"
+    );
+    setup.execute(sqlx::AssertSqlSafe(create)).await.unwrap();
+    let insert: &'static str = Box::leak(
+        format!("INSERT INTO {table} (kind, payload, received_at) VALUES (?, ?, ?)").into_boxed_str(),
+    );
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
@@ -188,7 +189,7 @@ async fn raw_insert_ceiling(database: &str, connections: usize, rows: usize) -> 
         workers.push(tokio::spawn(async move {
             let mut conn = sqlx::MySqlConnection::connect(&url).await.unwrap();
             while next.fetch_add(1, Ordering::Relaxed) < rows {
-                sqlx::query("INSERT INTO raw_insert (kind, payload, received_at) VALUES (?, ?, ?)")
+                sqlx::query(sqlx::AssertSqlSafe(insert))
                     .bind("TASK_RUN")
                     .bind(r#"{"kind":"TASK_RUN","task_id":1,"state":"SUCCEEDED","status":"SUCCESS","start_time":1760670000000}"#)
                     .bind(1_760_670_000_000i64)
@@ -211,8 +212,12 @@ async fn main() {
     let mut admin = sqlx::MySqlConnection::connect(&server_url()).await.expect("MariaDB must be running");
     admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}"))).await.unwrap();
 
-    let ceiling = raw_insert_ceiling(&database, options.senders, options.runs).await;
+    // The ceiling is measured before and after the service's run (MariaDB's own state, such as
+    // its buffer pool, moves it between runs); the ratio is taken against the higher one.
+    let before = raw_insert_ceiling(&database, "raw_insert_before", options.senders, options.runs).await;
     let (throughput, p50, p99, lost, wrong, failed) = ingest(&options, &database).await;
+    let after = raw_insert_ceiling(&database, "raw_insert_after", options.senders, options.runs).await;
+    let ceiling = before.max(after);
     admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {database}"))).await.unwrap();
 
     let posts = plan(options.runs).len();
@@ -227,8 +232,8 @@ async fn main() {
     println!("  runs in a wrong state {wrong:>8}   (must be 0)");
     println!("  posts refused       {failed:>10}");
     println!(
-        "raw single-row INSERT ceiling of MariaDB ({} connections, autocommit): {ceiling:.0} rows/s",
+        "raw single-row INSERT ceiling of MariaDB ({} connections, autocommit): {before:.0} rows/s before, {after:.0} after",
         options.senders
     );
-    println!("  ratio               {:>10.2}   (target >= 0.70)", throughput / ceiling);
+    println!("  ratio to the higher {:>10.2}   (target >= 0.70)", throughput / ceiling);
 }

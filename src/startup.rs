@@ -117,11 +117,7 @@ impl Application {
             .layer(
                 TraceLayer::new_for_grpc()
                     .make_span_with(|request: &http::Request<_>| {
-                        let request_id = request
-                            .headers()
-                            .get("x-request-id")
-                            .and_then(|value| value.to_str().ok())
-                            .unwrap_or_default();
+                        let request_id = request_id(request);
                         tracing::info_span!("rpc", method = %request.uri().path(), request_id = %request_id)
                     })
                     .on_response(DefaultOnResponse::new().level(Level::INFO))
@@ -140,11 +136,7 @@ impl Application {
                     .layer(
                         TraceLayer::new_for_http()
                             .make_span_with(|request: &http::Request<_>| {
-                                let request_id = request
-                                    .headers()
-                                    .get("x-request-id")
-                                    .and_then(|value| value.to_str().ok())
-                                    .unwrap_or_default();
+                                let request_id = request_id(request);
                                 tracing::info_span!(
                                     "http",
                                     method = %request.method(),
@@ -236,6 +228,11 @@ fn dolphin_target(settings: &Settings) -> Result<Option<DolphinTarget>, StartupE
         timezone: args.timezone.clone(),
         default_datasource: args.default_datasource.clone(),
     }))
+}
+
+/// The request id a call carries (set by `SetRequestIdLayer` when the caller sent none).
+fn request_id<B>(request: &http::Request<B>) -> &str {
+    request.headers().get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default()
 }
 
 /// A name for this process among the replicas that share the database (leases carry it).

@@ -441,7 +441,7 @@ impl Executions {
     /// Applies one batch of stored reports in one transaction; returns how many.
     pub async fn apply_reports(&self) -> Result<usize> {
         let store = &self.inner.store;
-        let mut tx = store.begin_write().await?;
+        let mut tx = store.begin_claim().await?;
         let reports = tx.claim_reports(APPLY_BATCH).await?;
         if reports.is_empty() {
             return Ok(0);
@@ -852,19 +852,21 @@ async fn record_observations(
             },
         }
     }
+    let mut new_records = Vec::new();
     let mut events = Vec::new();
-    for (map_key, (record, changed)) in &mut records {
-        if !*changed {
+    for (map_key, (record, changed)) in records {
+        if !changed {
             continue;
         }
-        let is_new = created.contains(map_key);
-        if is_new {
-            record.id = tx.insert_execution(record).await?;
+        if created.contains(&map_key) {
+            new_records.push(record);
         } else {
-            tx.update_execution(record).await?;
+            tx.update_execution(&record).await?;
+            events.push(ExecutionEvent { record, created: false });
         }
-        events.push(ExecutionEvent { record: record.clone(), created: is_new });
     }
+    tx.insert_executions(&mut new_records).await?;
+    events.extend(new_records.into_iter().map(|record| ExecutionEvent { record, created: true }));
     events.sort_by_key(|e| e.record.id);
     Ok((events, unchanged, unknown))
 }

@@ -420,36 +420,52 @@ impl Tx {
         Ok(found)
     }
 
-    /// Writes a new record; returns its id.
-    pub async fn insert_execution(&mut self, r: &ExecutionRecord) -> Result<i64> {
-        let result = sqlx::query(
-            "INSERT INTO execution (task_id, run_key, task_name, workflow_id, workflow_instance_id, \
-             task_instance_id, task_code, state, state_rank, scheduler_state, start_time, end_time, rows_output, \
-             host, log_path, attempt, source, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(r.task_id)
-        .bind(r.run_key.as_str())
-        .bind(r.task_name.as_str())
-        .bind(r.workflow_id)
-        .bind(r.workflow_instance_id)
-        .bind(r.task_instance_id)
-        .bind(r.task_code)
-        .bind(r.state.as_str())
-        .bind(r.state.rank())
-        .bind(truncate(&r.scheduler_state, 32))
-        .bind(r.start_time)
-        .bind(r.end_time)
-        .bind(r.rows_output)
-        .bind(truncate(&r.host, 255))
-        .bind(truncate(&r.log_path, 1024))
-        .bind(r.attempt)
-        .bind(r.source.as_str())
-        .bind(r.created_at)
-        .bind(r.updated_at)
-        .execute(&mut *self.tx)
-        .await?;
-        self.inserted_id(&result).await
+    /// Writes new records, a few hundred per statement, and sets their ids.
+    pub async fn insert_executions(&mut self, records: &mut [ExecutionRecord]) -> Result<()> {
+        for chunk in records.chunks_mut(200) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO execution (task_id, run_key, task_name, workflow_id, workflow_instance_id, \
+                 task_instance_id, task_code, state, state_rank, scheduler_state, start_time, end_time, rows_output, \
+                 host, log_path, attempt, source, created_at, updated_at) ",
+            );
+            insert.push_values(chunk.iter(), |mut row, r| {
+                row.push_bind(r.task_id)
+                    .push_bind(r.run_key.clone())
+                    .push_bind(r.task_name.clone())
+                    .push_bind(r.workflow_id)
+                    .push_bind(r.workflow_instance_id)
+                    .push_bind(r.task_instance_id)
+                    .push_bind(r.task_code)
+                    .push_bind(r.state.as_str())
+                    .push_bind(r.state.rank())
+                    .push_bind(truncate(&r.scheduler_state, 32).to_owned())
+                    .push_bind(r.start_time)
+                    .push_bind(r.end_time)
+                    .push_bind(r.rows_output)
+                    .push_bind(truncate(&r.host, 255).to_owned())
+                    .push_bind(truncate(&r.log_path, 1024).to_owned())
+                    .push_bind(r.attempt)
+                    .push_bind(r.source.as_str())
+                    .push_bind(r.created_at)
+                    .push_bind(r.updated_at);
+            });
+            insert.build().execute(&mut *self.tx).await?;
+            // The ids the statement generated, by key: read back rather than computed, as
+            // MySQL does not promise consecutive ids to a multi-row insert in every lock mode.
+            let keys: Vec<(i64, String)> = chunk.iter().map(|r| (r.task_id, r.run_key.clone())).collect();
+            let ids: HashMap<(i64, String), i64> = self
+                .lock_executions(&keys)
+                .await?
+                .into_iter()
+                .map(|r| ((r.task_id, r.run_key), r.id))
+                .collect();
+            for record in chunk.iter_mut() {
+                record.id = *ids
+                    .get(&(record.task_id, record.run_key.clone()))
+                    .ok_or_else(|| Error::internal("an inserted execution cannot be read back"))?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes a changed record.

@@ -63,6 +63,16 @@ impl Dialect {
         }
     }
 
+    /// Starts a transaction that claims queued rows (`claim_rows`) while other connections keep
+    /// appending to the queue. MySQL's default REPEATABLE READ would lock the gap after the last
+    /// row read, holding every append until the claim commits; READ COMMITTED takes no gap locks.
+    fn begin_claim_statement(self) -> &'static str {
+        match self {
+            Dialect::MySql => "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; BEGIN",
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+        }
+    }
+
     /// `INSERT` that skips rows whose unique key exists.
     fn insert_ignore(self) -> &'static str {
         match self {
@@ -197,6 +207,17 @@ impl Store {
             Dialect::MySql => None,
         };
         let tx = self.pool.begin_with(self.dialect.begin_write_statement()).await?;
+        Ok(Tx { tx, dialect: self.dialect, _writer_turn: writer_turn })
+    }
+
+    /// Starts a transaction that claims rows of a queue others append to (see
+    /// `Dialect::begin_claim_statement`).
+    pub async fn begin_claim(&self) -> Result<Tx> {
+        let writer_turn = match self.dialect {
+            Dialect::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
+            Dialect::MySql => None,
+        };
+        let tx = self.pool.begin_with(self.dialect.begin_claim_statement()).await?;
         Ok(Tx { tx, dialect: self.dialect, _writer_turn: writer_turn })
     }
 

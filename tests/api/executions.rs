@@ -18,31 +18,7 @@ use crate::helpers::{Backend, TestApp, TestDatabase, failure, test_settings};
 use crate::tables::create_table;
 use crate::tasks::create_example_task;
 
-macro_rules! on_every_family {
-    ($($name:ident),* $(,)?) => {
-        on_every_family!(@family v3_1, V3_1, $($name),*);
-        on_every_family!(@family v3_2, V3_2, $($name),*);
-        on_every_family!(@family v3_3, V3_3, $($name),*);
-    };
-    (@family $module:ident, $family:ident, $($name:ident),*) => {
-        mod $module {
-            mod sqlite {
-                $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::super::$name($crate::helpers::Backend::Sqlite, fake_dolphinscheduler::Family::$family).await
-                })*
-            }
-            mod mariadb {
-                $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::super::$name($crate::helpers::Backend::MariaDb, fake_dolphinscheduler::Family::$family).await
-                })*
-            }
-        }
-    };
-}
-
-on_every_family!(
+crate::on_every_family!(
     a_run_is_recorded_through_callbacks_alone,
     a_run_is_recorded_through_polling_alone,
     duplicate_late_and_reordered_alerts_with_polling_end_in_one_record_per_run,

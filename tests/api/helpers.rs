@@ -41,6 +41,33 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Defines one test per DolphinScheduler family and database for each scenario
+/// `async fn name(Backend, Family)`.
+#[macro_export]
+macro_rules! on_every_family {
+    ($($name:ident),* $(,)?) => {
+        $crate::on_every_family!(@family v3_1, V3_1, $($name),*);
+        $crate::on_every_family!(@family v3_2, V3_2, $($name),*);
+        $crate::on_every_family!(@family v3_3, V3_3, $($name),*);
+    };
+    (@family $module:ident, $family:ident, $($name:ident),*) => {
+        mod $module {
+            mod sqlite {
+                $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::super::$name($crate::helpers::Backend::Sqlite, fake_dolphinscheduler::Family::$family).await
+                })*
+            }
+            mod mariadb {
+                $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::super::$name($crate::helpers::Backend::MariaDb, fake_dolphinscheduler::Family::$family).await
+                })*
+            }
+        }
+    };
+}
+
 /// The MariaDB/MySQL server tests create their databases on (no database in the URL).
 pub fn mysql_server_url() -> String {
     std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())

@@ -12,33 +12,7 @@ use crate::helpers::{Backend, TestApp, TestDatabase, failure, test_settings};
 use crate::tables::create_table;
 use crate::tasks::{create_example_task, example_task};
 
-/// Defines one test per DolphinScheduler family and database for each scenario
-/// `async fn name(Backend, Family)`.
-macro_rules! on_every_family {
-    ($($name:ident),* $(,)?) => {
-        on_every_family!(@family v3_1, V3_1, $($name),*);
-        on_every_family!(@family v3_2, V3_2, $($name),*);
-        on_every_family!(@family v3_3, V3_3, $($name),*);
-    };
-    (@family $module:ident, $family:ident, $($name:ident),*) => {
-        mod $module {
-            mod sqlite {
-                $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::super::$name($crate::helpers::Backend::Sqlite, fake_dolphinscheduler::Family::$family).await
-                })*
-            }
-            mod mariadb {
-                $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::super::$name($crate::helpers::Backend::MariaDb, fake_dolphinscheduler::Family::$family).await
-                })*
-            }
-        }
-    };
-}
-
-on_every_family!(
+crate::on_every_family!(
     the_example_task_is_published_with_auto_start_and_its_instance_returned,
     republishing_after_a_change_keeps_task_codes,
     a_task_of_another_workflow_becomes_a_dependent_task,

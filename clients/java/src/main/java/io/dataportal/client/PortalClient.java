@@ -1,5 +1,6 @@
 package io.dataportal.client;
 
+import io.dataportal.v1.CallbackServiceGrpc;
 import io.dataportal.v1.DataSourceServiceGrpc;
 import io.dataportal.v1.LineageServiceGrpc;
 import io.dataportal.v1.TableServiceGrpc;
@@ -55,6 +56,10 @@ public final class PortalClient implements AutoCloseable {
 
   public WorkflowServiceGrpc.WorkflowServiceBlockingStub workflows() {
     return WorkflowServiceGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
+  }
+
+  public CallbackServiceGrpc.CallbackServiceBlockingStub callbacks() {
+    return CallbackServiceGrpc.newBlockingStub(channel).withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
   }
 
   public HealthGrpc.HealthBlockingStub health() {

@@ -12,6 +12,13 @@ import com.google.protobuf.FieldMask;
 import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
 import io.dataportal.v1.AnalyzeSqlRequest;
+import io.dataportal.v1.Execution;
+import io.dataportal.v1.ExecutionState;
+import io.dataportal.v1.ExecutionStats;
+import io.dataportal.v1.GetExecutionStatsRequest;
+import io.dataportal.v1.ListExecutionsRequest;
+import io.dataportal.v1.ListExecutionsResponse;
+import io.dataportal.v1.ReportTaskRunRequest;
 import io.dataportal.v1.AnalyzeSqlResponse;
 import io.dataportal.v1.CreateTableRequest;
 import io.dataportal.v1.CreateTaskRequest;
@@ -340,6 +347,44 @@ public class PortalClientTest {
     ListWorkflowInstancesResponse runs = portal.workflows().listWorkflowInstances(
         ListWorkflowInstancesRequest.newBuilder().setWorkflowId(workflow.getId()).build());
     assertEquals(instanceId, runs.getInstances(0).getId());
+  }
+
+  // ---------------------------------------------------------------- executions
+
+  @Test
+  public void aReportedRunIsRecordedOnceWithItsFigures() throws InterruptedException {
+    Table ods = createTable(table("ods_run_" + RUN));
+    Table dwd = createTable(table("dwd_run_" + RUN));
+    Task task = createTask(Task.newBuilder()
+        .setName("load_run_" + RUN)
+        .setSql("insert into " + dwd.getName() + " select * from " + ods.getName())
+        .build());
+    ReportTaskRunRequest report = ReportTaskRunRequest.newBuilder()
+        .setTaskId(task.getId()).setStatus("SUCCESS")
+        .setStartTime("2025-10-17T03:00:00").setEndTime("2025-10-17T03:04:00")
+        .setRowsOutput(15890).build();
+    portal.callbacks().reportTaskRun(report);
+    portal.callbacks().reportTaskRun(report);
+
+    ListExecutionsRequest byTask = ListExecutionsRequest.newBuilder().setTaskId(task.getId()).build();
+    ListExecutionsResponse runs = portal.tasks().listExecutions(byTask);
+    for (int i = 0; i < 100 && runs.getExecutionsCount() == 0; i++) {
+      Thread.sleep(50);  // reports are applied moments after they are stored
+      runs = portal.tasks().listExecutions(byTask);
+    }
+    assertEquals("a report sent twice is one run", 1, runs.getTotalSize());
+    Execution run = runs.getExecutions(0);
+    assertEquals(ExecutionState.EXECUTION_STATE_SUCCEEDED, run.getState());
+    assertEquals(240_000, run.getDurationMs());
+    assertEquals(15890, run.getRowsOutput());
+
+    ExecutionStats stats = portal.tasks().getExecutionStats(GetExecutionStatsRequest.newBuilder()
+        .setTaskId(task.getId()).build()).getStats();
+    assertEquals(1, stats.getRuns());
+    assertEquals(1.0, stats.getSuccessRate(), 1e-9);
+
+    expectError(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT",
+        () -> portal.callbacks().reportTaskRun(report.toBuilder().setStatus("DONE-ISH").build()));
   }
 
   // ---------------------------------------------------------------- data sources
