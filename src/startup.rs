@@ -87,6 +87,7 @@ impl Application {
         let report_writers = tokio::spawn(executions.clone().run_writers(shutdown.clone()));
         let report_applier = tokio::spawn(executions.clone().run_applier(shutdown.clone()));
         let poller = tokio::spawn(executions.clone().run_poller(replica.clone(), shutdown.clone()));
+        let feed = tokio::spawn(executions.clone().run_feed(shutdown.clone()));
         let data_sources =
             DataSources::new(self.store.clone(), catalog.clone(), self.secrets.clone(), replica);
         let syncs = tokio::spawn(data_sources.clone().run_periodic(shutdown.clone()));
@@ -189,6 +190,7 @@ impl Application {
         let _ = report_writers.await;
         let _ = report_applier.await;
         let _ = poller.await;
+        let _ = feed.await;
         self.store.close().await;
         tracing::info!("stopped");
         served?;

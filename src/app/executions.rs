@@ -35,6 +35,14 @@ const POLL_LEASE_MS: i64 = 60_000;
 const MAX_FAILURE_BACKOFF_MS: i64 = 60_000;
 /// Changes a slow watcher may fall behind by before it is told it missed some.
 const EVENT_BUFFER: usize = 4096;
+/// How often the live feed reads what other replicas changed.
+const FEED_INTERVAL: Duration = Duration::from_millis(200);
+/// Changes the live feed reads at once, at most.
+const FEED_BATCH: i64 = 1000;
+/// How long an id the change log skipped is looked for (its transaction may commit late).
+const SKIPPED_ID_WAIT: Duration = Duration::from_secs(10);
+/// How long the change log keeps a change.
+const CHANGE_LOG_KEEP_MS: i64 = 3_600_000;
 
 /// How executions are followed.
 #[derive(Debug, Clone)]
@@ -170,6 +178,8 @@ struct Inner {
     events: broadcast::Sender<ExecutionEvent>,
     reports_stored: Notify,
     runs_hinted: Notify,
+    /// Records changed here: the live feed reads the change log at once.
+    changes_written: Notify,
     /// Tasks known to exist: a report for one of them needs no lookup.
     known_tasks: Mutex<HashSet<i64>>,
     /// Cancelled when the service shuts down: live feeds end then.
@@ -207,6 +217,7 @@ impl Executions {
                 events,
                 reports_stored: Notify::new(),
                 runs_hinted: Notify::new(),
+                changes_written: Notify::new(),
                 known_tasks: Mutex::default(),
                 shutdown,
             }),
@@ -501,7 +512,7 @@ impl Executions {
             };
             observed.push((task_id, key, None, observation));
         }
-        let (events, unchanged, unknown) = record_observations(&mut tx, &names, observed, now).await?;
+        let (changed, unchanged, unknown) = record_observations(&mut tx, &names, observed, now).await?;
         let project = self.inner.workflows.known_project_code();
         let mut hinted = 0;
         for run in alerted {
@@ -527,15 +538,10 @@ impl Executions {
         if hinted > 0 {
             self.inner.runs_hinted.notify_one();
         }
-        self.publish(events);
-        Ok(reports.len())
-    }
-
-    fn publish(&self, events: Vec<ExecutionEvent>) {
-        for event in events {
-            // No receiver is fine: nobody watches.
-            let _ = self.inner.events.send(event);
+        if changed > 0 {
+            self.inner.changes_written.notify_one();
         }
+        Ok(reports.len())
     }
 
     /// Reads followed instances from DolphinScheduler until `shutdown`; looks for runs of
@@ -602,75 +608,92 @@ impl Executions {
             target.client.task_instances(run.project_code, id)
         );
         let now = now_millis();
-        let (outcome, events) = match read {
+        let outcome = match read {
             Err(e) if e.reason == Reason::DsNotFound => {
                 metrics::count("dataportal_poller_reads_total", &[("outcome", "gone")], 1);
-                (PollOutcome::Gone { error: e.message }, Vec::new())
+                PollOutcome::Gone { error: e.message }
             }
             Err(e) => {
                 metrics::count("dataportal_poller_reads_total", &[("outcome", "failed")], 1);
                 let backoff = (1_000i64 << run.failures.clamp(0, 6)).min(MAX_FAILURE_BACKOFF_MS);
-                (PollOutcome::Failed { error: e.message, retry_at: now + backoff }, Vec::new())
+                PollOutcome::Failed { error: e.message, retry_at: now + backoff }
             }
             Ok((instance, tasks)) => {
                 metrics::count("dataportal_poller_reads_total", &[("outcome", "read")], 1);
-                let store = &self.inner.store;
-                let workflow_id = match run.workflow_id {
-                    Some(id) => Some(id),
-                    None => store.workflow_of_definition(instance.workflow_code).await?,
-                };
-                let task_of_code: HashMap<i64, i64> = match workflow_id {
-                    Some(workflow) => store
-                        .workflow_task_codes(workflow)
-                        .await?
-                        .into_iter()
-                        .filter_map(|(node, code)| {
-                            node.strip_prefix("task:")?.parse().ok().map(|task| (code, task))
-                        })
-                        .collect(),
-                    None => HashMap::new(),
-                };
-                let names = store.task_names(&task_of_code.values().copied().collect::<Vec<_>>()).await?;
-                let source = if run.hinted { ExecutionSource::Callback } else { ExecutionSource::Poll };
-                let zone = &self.inner.zone;
-                let observed = tasks
-                    .iter()
-                    .filter_map(|t| {
-                        let task_id = *task_of_code.get(&t.task_code)?;
-                        let state = ExecutionState::from_scheduler(&t.state)?;
-                        let observation = Observation {
-                            task_instance_id: Some(t.id),
-                            task_code: Some(t.task_code),
-                            state,
-                            scheduler_state: t.state.clone(),
-                            start_time: t.start_time.as_deref().and_then(|s| parse_report_time(s, zone)),
-                            end_time: t.end_time.as_deref().and_then(|s| parse_report_time(s, zone)),
-                            rows_output: None,
-                            host: t.host.clone(),
-                            log_path: t.log_path.clone(),
-                            retry_times: t.retry_times,
-                            source,
-                        };
-                        Some((task_id, RunKey::Instance(id), workflow_id, observation))
-                    })
-                    .collect();
-                let finished =
-                    ExecutionState::from_scheduler(&instance.state).is_some_and(ExecutionState::is_final);
-                let mut tx = store.begin_write().await?;
-                let (events, _, _) = record_observations(&mut tx, &names, observed, now).await?;
-                let changed = !events.is_empty() || instance.state != run.state;
-                let next_poll_at = now + self.next_read_in(if changed { 0 } else { run.idle_polls + 1 });
-                let outcome = PollOutcome::Read { state: instance.state, finished, changed, next_poll_at };
-                tx.finish_poll(&run, owner, &outcome, now).await?;
-                tx.commit().await?;
-                self.publish(events);
-                return Ok(());
+                match self.record_read(&run, owner, instance, tasks, now).await {
+                    Ok(()) => return Ok(()),
+                    // The read stands, its recording failed (a record written by another
+                    // worker at the same moment, the database away): release the claim and
+                    // read again soon rather than when the lease runs out.
+                    Err(e) => PollOutcome::Failed { error: e.message, retry_at: now + 500 },
+                }
             }
         };
         let mut tx = self.inner.store.begin_write().await?;
         tx.finish_poll(&run, owner, &outcome, now).await?;
+        tx.commit().await
+    }
+
+    /// Records what a read of a followed instance found and schedules the next read, in one
+    /// transaction.
+    async fn record_read(
+        &self,
+        run: &FollowedRun,
+        owner: &str,
+        instance: crate::scheduler::dolphin::WorkflowInstance,
+        tasks: Vec<crate::scheduler::dolphin::TaskInstance>,
+        now: EpochMillis,
+    ) -> Result<()> {
+        let id = run.workflow_instance_id;
+        let store = &self.inner.store;
+        let workflow_id = match run.workflow_id {
+            Some(id) => Some(id),
+            None => store.workflow_of_definition(instance.workflow_code).await?,
+        };
+        let task_of_code: HashMap<i64, i64> = match workflow_id {
+            Some(workflow) => store
+                .workflow_task_codes(workflow)
+                .await?
+                .into_iter()
+                .filter_map(|(node, code)| node.strip_prefix("task:")?.parse().ok().map(|task| (code, task)))
+                .collect(),
+            None => HashMap::new(),
+        };
+        let names = store.task_names(&task_of_code.values().copied().collect::<Vec<_>>()).await?;
+        let source = if run.hinted { ExecutionSource::Callback } else { ExecutionSource::Poll };
+        let zone = &self.inner.zone;
+        let observed = tasks
+            .iter()
+            .filter_map(|t| {
+                let task_id = *task_of_code.get(&t.task_code)?;
+                let state = ExecutionState::from_scheduler(&t.state)?;
+                let observation = Observation {
+                    task_instance_id: Some(t.id),
+                    task_code: Some(t.task_code),
+                    state,
+                    scheduler_state: t.state.clone(),
+                    start_time: t.start_time.as_deref().and_then(|s| parse_report_time(s, zone)),
+                    end_time: t.end_time.as_deref().and_then(|s| parse_report_time(s, zone)),
+                    rows_output: None,
+                    host: t.host.clone(),
+                    log_path: t.log_path.clone(),
+                    retry_times: t.retry_times,
+                    source,
+                };
+                Some((task_id, RunKey::Instance(id), workflow_id, observation))
+            })
+            .collect();
+        let finished = ExecutionState::from_scheduler(&instance.state).is_some_and(ExecutionState::is_final);
+        let mut tx = store.begin_write().await?;
+        let (changes, _, _) = record_observations(&mut tx, &names, observed, now).await?;
+        let changed = changes > 0 || instance.state != run.state;
+        let next_poll_at = now + self.next_read_in(if changed { 0 } else { run.idle_polls + 1 });
+        let outcome = PollOutcome::Read { state: instance.state, finished, changed, next_poll_at };
+        tx.finish_poll(run, owner, &outcome, now).await?;
         tx.commit().await?;
-        self.publish(events);
+        if changed {
+            self.inner.changes_written.notify_one();
+        }
         Ok(())
     }
 
@@ -709,6 +732,71 @@ impl Executions {
             tracing::info!(workflow = workflow_id, runs = new.len(), "following runs nobody reported");
         }
         Ok(())
+    }
+
+    /// Streams the change log to this replica's watchers until `shutdown`: the changes any
+    /// replica applied, read every `FEED_INTERVAL` (at once after a local change). An id the log
+    /// skipped may belong to a transaction that commits later (auto-increment ids are taken
+    /// before commit), so skipped ids are looked for again for `SKIPPED_ID_WAIT`. Changes older
+    /// than `CHANGE_LOG_KEEP_MS` are pruned.
+    pub async fn run_feed(self, shutdown: CancellationToken) {
+        let store = &self.inner.store;
+        let mut cursor = None;
+        let mut skipped: HashMap<i64, tokio::time::Instant> = HashMap::new();
+        let mut last_sent: HashMap<i64, EpochMillis> = HashMap::new();
+        let mut next_prune = tokio::time::Instant::now();
+        loop {
+            let read = async {
+                let after = match cursor {
+                    Some(after) => after,
+                    // Watchers see changes from when this replica started, not the history.
+                    None => store.last_change_id().await?,
+                };
+                cursor = Some(after);
+                if self.inner.events.receiver_count() == 0 {
+                    // Nobody watches: move past what is there without reading it.
+                    cursor = Some(store.last_change_id().await?.max(after));
+                    skipped.clear();
+                    return Ok::<_, Error>(());
+                }
+                let missing: Vec<i64> = skipped.keys().copied().collect();
+                let changes = store.changes_since(after, &missing, FEED_BATCH).await?;
+                let mut high = after;
+                for (id, created, record) in changes {
+                    skipped.remove(&id);
+                    if id > high {
+                        skipped.extend((high + 1..id).map(|gap| (gap, tokio::time::Instant::now())));
+                        high = id;
+                    }
+                    // Two changes of one record read together show its latest state once.
+                    if last_sent.get(&record.id) == Some(&record.updated_at) {
+                        continue;
+                    }
+                    last_sent.insert(record.id, record.updated_at);
+                    let _ = self.inner.events.send(ExecutionEvent { record, created });
+                }
+                cursor = Some(high);
+                skipped.retain(|_, since| since.elapsed() < SKIPPED_ID_WAIT);
+                if last_sent.len() > 100_000 {
+                    last_sent.clear();
+                }
+                Ok(())
+            };
+            if let Err(e) = read.await {
+                tracing::debug!(error = %e, "cannot read the execution change log");
+            }
+            if tokio::time::Instant::now() >= next_prune {
+                if let Err(e) = store.prune_changes(now_millis() - CHANGE_LOG_KEEP_MS).await {
+                    tracing::debug!(error = %e, "cannot prune the execution change log");
+                }
+                next_prune = tokio::time::Instant::now() + Duration::from_secs(60);
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.inner.changes_written.notified() => {}
+                () = tokio::time::sleep(FEED_INTERVAL) => {}
+            }
+        }
     }
 
     /// A live feed of record changes, and the token that ends it (at shutdown: a feed never ends
@@ -810,14 +898,15 @@ impl Executions {
 }
 
 /// Applies observations (task, run, workflow, what was seen) to their records within `tx`:
-/// creates missing ones, writes changed ones. Returns the changes, how many observations changed
-/// nothing, and how many named a task that does not exist.
+/// creates missing ones, writes changed ones, and logs each change for the live feeds. Returns
+/// how many records changed, how many observations changed nothing, and how many named a task
+/// that does not exist.
 async fn record_observations(
     tx: &mut crate::storage::Tx,
     names: &HashMap<i64, String>,
     observed: Vec<(i64, RunKey, Option<i64>, Observation)>,
     now: EpochMillis,
-) -> Result<(Vec<ExecutionEvent>, u64, u64)> {
+) -> Result<(usize, u64, u64)> {
     let keys: Vec<(i64, String)> =
         observed.iter().map(|(task, key, _, _)| (*task, key.to_string())).collect();
     let mut records: HashMap<(i64, String), (ExecutionRecord, bool)> = tx
@@ -853,7 +942,7 @@ async fn record_observations(
         }
     }
     let mut new_records = Vec::new();
-    let mut events = Vec::new();
+    let mut changes = Vec::new();
     for (map_key, (record, changed)) in records {
         if !changed {
             continue;
@@ -862,13 +951,14 @@ async fn record_observations(
             new_records.push(record);
         } else {
             tx.update_execution(&record).await?;
-            events.push(ExecutionEvent { record, created: false });
+            changes.push((record.id, false));
         }
     }
     tx.insert_executions(&mut new_records).await?;
-    events.extend(new_records.into_iter().map(|record| ExecutionEvent { record, created: true }));
-    events.sort_by_key(|e| e.record.id);
-    Ok((events, unchanged, unknown))
+    changes.extend(new_records.iter().map(|record| (record.id, true)));
+    changes.sort_unstable();
+    tx.record_changes(&changes, now).await?;
+    Ok((changes.len(), unchanged, unknown))
 }
 
 fn kind_label(kind: AlertKind) -> &'static str {

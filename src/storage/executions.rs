@@ -233,6 +233,56 @@ impl Store {
         .await?)
     }
 
+    /// The id of the latest change of any execution record; 0 when there is none.
+    pub async fn last_change_id(&self) -> Result<i64> {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM execution_change").fetch_one(&self.pool).await?;
+        Ok(id.unwrap_or(0))
+    }
+
+    /// Changes with an id above `after`, and those of `missing` (ids skipped earlier, whose
+    /// transactions may have committed since), oldest first: (change id, created, the record as
+    /// it is now).
+    pub async fn changes_since(
+        &self,
+        after: i64,
+        missing: &[i64],
+        limit: i64,
+    ) -> Result<Vec<(i64, bool, ExecutionRecord)>> {
+        let mut condition = "c.id > ?".to_owned();
+        if !missing.is_empty() {
+            condition = format!("(c.id > ? OR c.id IN ({}))", placeholders(missing.len()));
+        }
+        let sql = format!(
+            "SELECT c.id AS change_id, c.created, {} FROM execution_change c \
+             JOIN execution e ON e.id = c.execution_id WHERE {condition} ORDER BY c.id LIMIT ?",
+            execution_columns!()
+                .split(", ")
+                .map(|column| format!("e.{column}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(after);
+        for id in missing {
+            query = query.bind(*id);
+        }
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((r.try_get("change_id")?, r.try_get::<i32, _>("created")? != 0, execution_from_row(r)?))
+            })
+            .collect()
+    }
+
+    /// Forgets changes made before `before` (epoch millis).
+    pub async fn prune_changes(&self, before: EpochMillis) -> Result<()> {
+        sqlx::query("DELETE FROM execution_change WHERE changed_at < ?")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Task names by id, for the ids that exist.
     pub async fn task_names(&self, ids: &[i64]) -> Result<HashMap<i64, String>> {
         if ids.is_empty() {
@@ -464,6 +514,20 @@ impl Tx {
                     .get(&(record.task_id, record.run_key.clone()))
                     .ok_or_else(|| Error::internal("an inserted execution cannot be read back"))?;
             }
+        }
+        Ok(())
+    }
+
+    /// Appends the changes of these records (id, whether the change created it) to the log
+    /// every replica's live feed reads.
+    pub async fn record_changes(&mut self, changes: &[(i64, bool)], now: EpochMillis) -> Result<()> {
+        for chunk in changes.chunks(500) {
+            let mut insert =
+                sqlx::QueryBuilder::new("INSERT INTO execution_change (execution_id, created, changed_at) ");
+            insert.push_values(chunk.iter(), |mut row, (id, created)| {
+                row.push_bind(*id).push_bind(i32::from(*created)).push_bind(now);
+            });
+            insert.build().execute(&mut *self.tx).await?;
         }
         Ok(())
     }

@@ -29,6 +29,7 @@ crate::on_both_backends!(
     bad_callbacks_are_refused_and_store_nothing,
     a_configured_secret_is_required,
     watch_streams_the_changes_of_the_runs_asked_for,
+    a_watch_on_one_replica_streams_what_another_recorded,
 );
 
 const DATASOURCE: &str = "warehouse";
@@ -572,6 +573,29 @@ async fn watch_streams_the_changes_of_the_runs_asked_for(backend: Backend) {
     };
     assert_eq!(states.last(), Some(&pb::ExecutionState::Succeeded), "{states:?}");
     app.stop().await;
+}
+
+async fn a_watch_on_one_replica_streams_what_another_recorded(backend: Backend) {
+    let mut first = TestApp::spawn(backend).await;
+    let settings = test_settings(&first.database.url);
+    let mut second = TestApp::spawn_with(first.database.shared(), settings).await;
+    create_table(&mut first, "ods_user").await;
+    create_table(&mut first, "dwd_user").await;
+    let task = create_example_task(&mut first).await;
+
+    let mut watch = first
+        .callbacks
+        .watch_executions(pb::WatchExecutionsRequest { task_id: task.id, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    second.callbacks.report_task_run(example_report(task.id)).await.unwrap();
+    let event = next(&mut watch).await;
+    let execution = event.execution.unwrap();
+    assert!(event.created);
+    assert_eq!((execution.task_id, state(&execution)), (task.id, pb::ExecutionState::Succeeded));
+    second.shutdown_only().await;
+    first.stop().await;
 }
 
 async fn next(watch: &mut tonic::Streaming<pb::WatchExecutionsResponse>) -> pb::WatchExecutionsResponse {
