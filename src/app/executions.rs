@@ -132,19 +132,22 @@ pub struct ExecutionLog {
 enum StoredPayload {
     /// The generic report, checked and normalised.
     #[serde(rename = "TASK_RUN")]
-    TaskRun {
-        task_id: i64,
-        state: String,
-        status: String,
-        start_time: EpochMillis,
-        end_time: Option<EpochMillis>,
-        rows_output: Option<i64>,
-        workflow_instance_id: Option<i64>,
-        host: String,
-    },
+    TaskRun(TaskRunPayload),
     /// The instances an alert named.
     #[serde(rename = "DOLPHIN_ALERT")]
     Alert { runs: Vec<AlertedRun> },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TaskRunPayload {
+    task_id: i64,
+    state: String,
+    status: String,
+    start_time: EpochMillis,
+    end_time: Option<EpochMillis>,
+    rows_output: Option<i64>,
+    workflow_instance_id: Option<i64>,
+    host: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -333,7 +336,7 @@ impl Executions {
         let (Some(state), Some(start_time)) = (state, start) else {
             return Err(Error::internal("a checked report lacks its state or start"));
         };
-        let payload = StoredPayload::TaskRun {
+        let payload = StoredPayload::TaskRun(TaskRunPayload {
             task_id: report.task_id,
             state: state.as_str().to_owned(),
             status: report.status.trim().to_ascii_uppercase(),
@@ -342,7 +345,7 @@ impl Executions {
             rows_output: report.rows_output,
             workflow_instance_id: Some(report.workflow_instance_id).filter(|id| *id > 0),
             host: report.host.clone(),
-        };
+        });
         serde_json::to_string(&payload).map_err(|e| Error::internal(e.to_string()))
     }
 
@@ -461,7 +464,7 @@ impl Executions {
         let mut alerted = Vec::new();
         for StoredReport { id, kind, payload } in &reports {
             match serde_json::from_str::<StoredPayload>(payload) {
-                Ok(report @ StoredPayload::TaskRun { .. }) => runs.push(report),
+                Ok(StoredPayload::TaskRun(run)) => runs.push(run),
                 Ok(StoredPayload::Alert { runs }) => alerted.extend(runs),
                 Err(e) => {
                     tracing::warn!(report = id, kind = %kind, error = %e, "dropping an unreadable stored report");
@@ -469,48 +472,30 @@ impl Executions {
                 }
             }
         }
-        let task_ids: Vec<i64> = runs
-            .iter()
-            .filter_map(|r| match r {
-                StoredPayload::TaskRun { task_id, .. } => Some(*task_id),
-                StoredPayload::Alert { .. } => None,
-            })
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        let task_ids: Vec<i64> = runs.iter().map(|r| r.task_id).collect::<HashSet<_>>().into_iter().collect();
         let names = store.task_names(&task_ids).await?;
         let now = now_millis();
         let mut observed = Vec::new();
-        for report in runs {
-            let StoredPayload::TaskRun {
-                task_id,
-                state,
-                status,
-                start_time,
-                end_time,
-                rows_output,
-                workflow_instance_id,
-                host,
-            } = report
-            else {
+        for run in runs {
+            let Ok(state) = run.state.parse::<ExecutionState>() else {
+                metrics::count("dataportal_callbacks_rejected_total", &[("reason", "unreadable")], 1);
                 continue;
             };
-            let Ok(state) = state.parse::<ExecutionState>() else { continue };
-            let key = workflow_instance_id.map_or(RunKey::Started(start_time), RunKey::Instance);
+            let key = run.workflow_instance_id.map_or(RunKey::Started(run.start_time), RunKey::Instance);
             let observation = Observation {
                 task_instance_id: None,
                 task_code: None,
                 state,
-                scheduler_state: status,
-                start_time: Some(start_time),
-                end_time,
-                rows_output,
-                host,
+                scheduler_state: run.status,
+                start_time: Some(run.start_time),
+                end_time: run.end_time,
+                rows_output: run.rows_output,
+                host: run.host,
                 log_path: String::new(),
                 retry_times: 0,
                 source: ExecutionSource::Callback,
             };
-            observed.push((task_id, key, None, observation));
+            observed.push((run.task_id, key, None, observation));
         }
         let (changed, unchanged, unknown) = record_observations(&mut tx, &names, observed, now).await?;
         let project = self.inner.workflows.known_project_code();
