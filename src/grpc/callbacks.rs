@@ -65,11 +65,9 @@ impl CallbackService for CallbackApi {
         let pb::ReportDolphinAlertRequest { body, content_type } = request.into_inner();
         let content_type = Some(content_type.as_str()).filter(|c| !c.is_empty());
         let alert = self.executions.report_alert(body.as_bytes(), content_type, None).await?;
-        let mut instances: Vec<i64> = alert.hints.iter().map(|h| h.workflow_instance_id).collect();
-        instances.dedup();
         Ok(Response::new(pb::ReportDolphinAlertResponse {
             kind: convert::alert_kind_to_pb(alert.kind).into(),
-            workflow_instance_ids: instances,
+            workflow_instance_ids: alert.instance_ids(),
             note: alert.note.unwrap_or_default(),
         }))
     }

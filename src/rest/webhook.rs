@@ -41,8 +41,7 @@ async fn receive_alert(
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     match executions.report_alert(&body, content_type, query.as_deref()).await {
         Ok(alert) => {
-            let mut instances: Vec<i64> = alert.hints.iter().map(|h| h.workflow_instance_id).collect();
-            instances.dedup();
+            let instances = alert.instance_ids();
             let kind = format!("{:?}", alert.kind).to_ascii_uppercase();
             super::json_response(
                 StatusCode::OK,

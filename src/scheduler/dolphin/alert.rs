@@ -125,6 +125,17 @@ pub fn parse_alert(body: &[u8], content_type: Option<&str>, query: Option<&str>)
 }
 
 impl Alert {
+    /// The instances the alert names, each once, in the order they first appear.
+    pub fn instance_ids(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = Vec::new();
+        for hint in &self.hints {
+            if !ids.contains(&hint.workflow_instance_id) {
+                ids.push(hint.workflow_instance_id);
+            }
+        }
+        ids
+    }
+
     fn other(note: String) -> Self {
         Alert { kind: AlertKind::Other, hints: Vec::new(), note: Some(note) }
     }
@@ -586,6 +597,7 @@ mod tests {
                 (Some("load"), Some("KILL"))
             );
             assert!(hints.iter().all(|h| h.workflow_instance_id == 43 && h.workflow_state.is_none()));
+            assert_eq!(alert.instance_ids(), [43], "two task elements name one instance");
         }
     }
 
