@@ -103,11 +103,16 @@ fn source(run: &pb::Execution) -> pb::ExecutionSource {
     pb::ExecutionSource::try_from(run.source).unwrap()
 }
 
-/// Publishes the portal design's example task with auto_start; returns (task, instance id).
-async fn start_example(app: &mut TestApp) -> (pb::Task, i64) {
+/// The portal design's example task, with the tables it reads and writes.
+async fn example_task_with_tables(app: &mut TestApp) -> pb::Task {
     create_table(app, "ods_user").await;
     create_table(app, "dwd_user").await;
-    let task = create_example_task(app).await;
+    create_example_task(app).await
+}
+
+/// Publishes the portal design's example task with auto_start; returns (task, instance id).
+async fn start_example(app: &mut TestApp) -> (pb::Task, i64) {
+    let task = example_task_with_tables(app).await;
     let workflow = app
         .tasks
         .publish_task(pb::PublishTaskRequest { id: task.id, auto_start: true, ..Default::default() })
@@ -433,9 +438,7 @@ async fn the_portal_design_callback_is_recorded_once_with_stats_and_freshness(ba
 
 async fn bad_callbacks_are_refused_and_store_nothing(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
-    create_table(&mut app, "ods_user").await;
-    create_table(&mut app, "dwd_user").await;
-    let task = create_example_task(&mut app).await;
+    let task = example_task_with_tables(&mut app).await;
 
     let unknown = failure(app.callbacks.report_task_run(example_report(task.id + 100)).await);
     assert_eq!((unknown.code, unknown.reason.as_str()), (Code::NotFound, "TASK_NOT_FOUND"));
@@ -506,9 +509,7 @@ async fn a_configured_secret_is_required(backend: Backend) {
     let mut settings = test_settings(&database.url);
     settings.serve.executions.callback_secret = Some(Secret::new("s3cret"));
     let mut app = TestApp::spawn_with(database, settings).await;
-    create_table(&mut app, "ods_user").await;
-    create_table(&mut app, "dwd_user").await;
-    let task = create_example_task(&mut app).await;
+    let task = example_task_with_tables(&mut app).await;
 
     let refused = failure(app.callbacks.report_task_run(example_report(task.id)).await);
     assert_eq!((refused.code, refused.reason.as_str()), (Code::Unauthenticated, "CALLBACK_UNAUTHENTICATED"));
@@ -539,9 +540,7 @@ async fn a_configured_secret_is_required(backend: Backend) {
 
 async fn watch_streams_the_changes_of_the_runs_asked_for(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
-    create_table(&mut app, "ods_user").await;
-    create_table(&mut app, "dwd_user").await;
-    let task = create_example_task(&mut app).await;
+    let task = example_task_with_tables(&mut app).await;
     let other =
         create_named_task(&mut app, "load_other", "insert into dwd_other select * from ods_user").await;
 
@@ -579,9 +578,7 @@ async fn a_watch_on_one_replica_streams_what_another_recorded(backend: Backend) 
     let mut first = TestApp::spawn(backend).await;
     let settings = test_settings(&first.database.url);
     let mut second = TestApp::spawn_with(first.database.shared(), settings).await;
-    create_table(&mut first, "ods_user").await;
-    create_table(&mut first, "dwd_user").await;
-    let task = create_example_task(&mut first).await;
+    let task = example_task_with_tables(&mut first).await;
 
     let mut watch = first
         .callbacks
@@ -610,9 +607,7 @@ async fn a_database_outage_during_ingestion_loses_no_acknowledged_report() {
     let proxy = CuttableProxy::start_for_mariadb().await;
     let settings = test_settings(&database.url_via(&proxy.address));
     let mut app = TestApp::spawn_with(database, settings).await;
-    create_table(&mut app, "ods_user").await;
-    create_table(&mut app, "dwd_user").await;
-    let task = create_example_task(&mut app).await;
+    let task = example_task_with_tables(&mut app).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut senders = Vec::new();
