@@ -249,18 +249,15 @@ impl Store {
         missing: &[i64],
         limit: i64,
     ) -> Result<Vec<(i64, bool, ExecutionRecord)>> {
-        let mut condition = "c.id > ?".to_owned();
-        if !missing.is_empty() {
-            condition = format!("(c.id > ? OR c.id IN ({}))", placeholders(missing.len()));
-        }
+        let condition = if missing.is_empty() {
+            "c.id > ?".to_owned()
+        } else {
+            format!("(c.id > ? OR c.id IN ({}))", placeholders(missing.len()))
+        };
+        // Rows are read by column name: every column of `e`, and the change's own two.
         let sql = format!(
-            "SELECT c.id AS change_id, c.created, {} FROM execution_change c \
-             JOIN execution e ON e.id = c.execution_id WHERE {condition} ORDER BY c.id LIMIT ?",
-            execution_columns!()
-                .split(", ")
-                .map(|column| format!("e.{column}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT c.id AS change_id, c.created, e.* FROM execution_change c \
+             JOIN execution e ON e.id = c.execution_id WHERE {condition} ORDER BY c.id LIMIT ?"
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(after);
         for id in missing {
