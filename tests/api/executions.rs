@@ -501,6 +501,10 @@ async fn bad_callbacks_are_refused_and_store_nothing(backend: Backend) {
             .await,
     );
     assert_eq!(no_task.reason, "TASK_NOT_FOUND");
+    let no_table = pb::ListExecutionsRequest { table: "dwd_nowhere".into(), ..Default::default() };
+    assert_eq!(failure(app.tasks.list_executions(no_table).await).reason, "TABLE_NOT_FOUND");
+    let bad_page = pb::GetExecutionLogRequest { id: 1, skip_lines: -1, limit: -5 };
+    assert_eq!(failure(app.tasks.get_execution_log(bad_page).await).fields, ["skip_lines", "limit"]);
     app.stop().await;
 }
 
