@@ -4,7 +4,8 @@
 //! form-encoded requests, the `{code,msg,data,success,failed}` envelope, token or session auth, and the
 //! per-family paths and parameter names. It enforces DS's refusals (and a few stricter ones, marked as
 //! such) so that a client tested against it behaves against a real server. Faults (failing or slow
-//! answers, a server that goes down and comes back, expired tokens) can be injected.
+//! answers, a server that goes down and comes back, expired tokens, start calls whose answer is lost
+//! after the run was created, a slow master) can be injected.
 //!
 //! Finished runs send alerts the way DS's HTTP alert plugin does, per family (§11), to the receiver
 //! given to [`FakeDolphinScheduler::send_alerts_to`]; deliveries can be held, reordered, repeated or
@@ -120,6 +121,21 @@ struct Traffic {
     requests: Vec<(String, String)>,
     fail: (u32, u16),
     delay: (u32, Duration),
+    /// What becomes of the answer to the next accepted start.
+    start_fault: Option<StartFault>,
+    /// How long the master takes to create a started run; `None`: the family's usual time.
+    master_delay: Option<Duration>,
+    /// How long a stopped run stays READY_STOP; `None`: the usual time.
+    stop_delay: Option<Duration>,
+}
+
+/// What becomes of the answer to a start call whose run was created.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum StartFault {
+    /// Nothing is answered: after the silence the connection is closed.
+    Lost(Duration),
+    /// A proxy's error page with this HTTP status.
+    Status(u16),
 }
 
 /// What to do to one request before answering it.
@@ -150,6 +166,21 @@ impl Shared {
         traffic.calls += 1;
         traffic.requests.push((method.to_string(), path.to_string()));
         Fault { delay: take_one(&mut traffic.delay), fail: take_one(&mut traffic.fail) }
+    }
+
+    /// Takes the fault due for the answer of an accepted start, if any.
+    pub(crate) fn take_start_fault(&self) -> Option<StartFault> {
+        self.traffic().start_fault.take()
+    }
+
+    /// How long the master takes to create a started run: `usual` unless a test slowed it.
+    pub(crate) fn master_delay(&self, usual: Duration) -> Duration {
+        self.traffic().master_delay.unwrap_or(usual)
+    }
+
+    /// How long a stopped run stays READY_STOP: `usual` unless a test changed it.
+    pub(crate) fn stop_delay(&self, usual: Duration) -> Duration {
+        self.traffic().stop_delay.unwrap_or(usual)
     }
 }
 
@@ -193,7 +224,8 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Re
                 let shared = Arc::clone(&shared);
                 connections.spawn(async move {
                     let service = service_fn(move |request| routes::handle(Arc::clone(&shared), request));
-                    // A failed connection (peer reset, malformed request) only ends that connection.
+                    // A failed connection (peer reset, malformed request, an answer the fake drops on
+                    // purpose) only ends that connection.
                     let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
                 });
             }
@@ -277,6 +309,32 @@ impl FakeDolphinScheduler {
     /// The next `n` requests are answered only after `delay`.
     pub fn delay_next(&self, n: u32, delay: Duration) {
         self.inner.shared.traffic().delay = (n, delay);
+    }
+
+    /// The next start call that DS accepts creates its run as usual, but its answer is lost: the fake
+    /// stays silent for `silence`, then closes the connection without answering. The caller sees a
+    /// transport error, or its own timeout when `silence` is longer than it waits.
+    pub fn lose_next_start_answer(&self, silence: Duration) {
+        self.inner.shared.traffic().start_fault = Some(StartFault::Lost(silence));
+    }
+
+    /// The next start call that DS accepts creates its run as usual, then answers HTTP `status` with
+    /// an HTML body, as a proxy in front of DS that gave up waiting would.
+    pub fn fail_next_start_answer(&self, status: u16) {
+        self.inner.shared.traffic().start_fault = Some(StartFault::Status(status));
+    }
+
+    /// From now on the master creates each started run `delay` after its start call (a busy master).
+    /// 3.1/3.2 answer the start at once (their master otherwise takes ~50 ms); 3.3+ create the run
+    /// before answering, so their start call answers only after `delay`.
+    pub fn set_master_delay(&self, delay: Duration) {
+        self.inner.shared.traffic().master_delay = Some(delay);
+    }
+
+    /// From now on a stopped run stays READY_STOP for `delay` (~50 ms otherwise) before the master
+    /// has killed its tasks and it is STOP.
+    pub fn set_stop_delay(&self, delay: Duration) {
+        self.inner.shared.traffic().stop_delay = Some(delay);
     }
 
     /// Closes the listener and every open connection: new connections are refused. State is kept.

@@ -1,7 +1,6 @@
 //! The HTTP side: counting and faults, the context path, form/query binding, authentication and the
 //! route table of each family (paths from `Family::names`, contract §4).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,11 +10,11 @@ use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, 
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 
-use crate::Shared;
 use crate::family::Family;
 use crate::state::{DefinitionForm, MAX_TIMEOUT, Model, Page, Release, RunOptions, StartForm};
 use crate::status::DsError;
 use crate::time;
+use crate::{Shared, StartFault};
 
 /// DS's servlet context path; every route lives under it.
 const CONTEXT: &str = "/dolphinscheduler";
@@ -23,6 +22,8 @@ const CONTEXT: &str = "/dolphinscheduler";
 const MAX_FORM: usize = 5_000_000;
 /// How long the 3.1/3.2 "master" takes to turn a start command into an instance (§9.1).
 const MASTER_DELAY: Duration = Duration::from_millis(50);
+/// How long the master takes to kill the tasks of a READY_STOP run and mark it STOP.
+const STOP_DELAY: Duration = Duration::from_millis(50);
 const PRIORITIES: [&str; 5] = ["HIGHEST", "HIGH", "MEDIUM", "LOW", "LOWEST"];
 
 /// Request parameters: the form body of POST/PUT, the query string otherwise.
@@ -166,11 +167,23 @@ fn resolve<'a>(family: Family, method: &str, segments: &[&'a str]) -> Option<Rou
     Some(route)
 }
 
+/// An answer the fake drops on purpose: the connection is closed without one.
+#[derive(Debug)]
+pub(crate) struct AnswerLost;
+
+impl std::fmt::Display for AnswerLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the answer was lost on purpose")
+    }
+}
+
+impl std::error::Error for AnswerLost {}
+
 /// Entry point of every request.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
+) -> Result<Response<Body>, AnswerLost> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
     let fault = shared.record(parts.method.as_str(), path.strip_prefix(CONTEXT).unwrap_or(&path));
@@ -180,35 +193,40 @@ pub(crate) async fn handle(
     if let Some(status) = fault.fail {
         return Ok(fault_page(status));
     }
-    Ok(answer(&shared, &parts, body, &path).await)
+    answer(&shared, &parts, body, &path).await
 }
 
-async fn answer(shared: &Arc<Shared>, parts: &Parts, body: Incoming, path: &str) -> Response<Body> {
+async fn answer(
+    shared: &Arc<Shared>,
+    parts: &Parts,
+    body: Incoming,
+    path: &str,
+) -> Result<Response<Body>, AnswerLost> {
     let Some(rest) = path.strip_prefix(CONTEXT).and_then(|rest| rest.strip_prefix('/')) else {
-        return spring_error(StatusCode::NOT_FOUND, path);
+        return Ok(spring_error(StatusCode::NOT_FOUND, path));
     };
     let segments: Vec<&str> = rest.split('/').collect();
     let params = match read_params(parts, body).await {
         Ok(params) => params,
-        Err(e) => return envelope(StatusCode::OK, Err(e)),
+        Err(e) => return Ok(envelope(StatusCode::OK, Err(e))),
     };
     let method = parts.method.as_str();
     // `/login` is the one path outside the auth interceptor (§2.1).
     if segments == ["login"] {
-        return match method {
+        return Ok(match method {
             "POST" => login(shared, &params),
             _ => spring_error(StatusCode::METHOD_NOT_ALLOWED, path),
-        };
+        });
     }
     if !authorized(&shared.model(), &parts.headers) {
         // §1: an auth failure is a bare 401, no envelope.
-        return Response::builder()
+        return Ok(Response::builder()
             .status(StatusCode::UNAUTHORIZED)
             .body(Body::empty())
-            .expect("static response");
+            .expect("static response"));
     }
     let family = shared.family;
-    match resolve(family, method, &segments) {
+    Ok(match resolve(family, method, &segments) {
         Some(route) => {
             let created = matches!(
                 route,
@@ -217,7 +235,20 @@ async fn answer(shared: &Arc<Shared>, parts: &Parts, body: Incoming, path: &str)
                     | Route::CreateDefinition(_)
                     | Route::CreateSchedule(_)
             );
-            let result = run(shared, route, &params);
+            let starts = matches!(route, Route::Start(_));
+            let result = run(shared, route, &params).await;
+            // A start DS accepted has made its run (or handed it to the master) whatever becomes of
+            // the answer.
+            if starts && result.is_ok() {
+                match shared.take_start_fault() {
+                    Some(StartFault::Lost(silence)) => {
+                        tokio::time::sleep(silence).await;
+                        return Err(AnswerLost);
+                    }
+                    Some(StartFault::Status(status)) => return Ok(fault_page(status)),
+                    None => {}
+                }
+            }
             // Creates are `@ResponseStatus(CREATED)`: 201 whatever the code the service answers (§1);
             // binding errors go through the exception handler instead, with 200.
             let raised = result.as_ref().is_err_and(|e| e.raised);
@@ -228,7 +259,7 @@ async fn answer(shared: &Arc<Shared>, parts: &Parts, body: Incoming, path: &str)
             spring_error(StatusCode::METHOD_NOT_ALLOWED, path)
         }
         None => spring_error(StatusCode::NOT_FOUND, path),
-    }
+    })
 }
 
 /// POST/PUT read only an `application/x-www-form-urlencoded` body: DS binds `@RequestParam`, so a
@@ -292,7 +323,7 @@ fn login(shared: &Shared, params: &Params) -> Response<Body> {
 }
 
 /// Binds the parameters of a route and runs it against the model.
-fn run(shared: &Arc<Shared>, route: Route, p: &Params) -> Result<Value, DsError> {
+async fn run(shared: &Arc<Shared>, route: Route<'_>, p: &Params) -> Result<Value, DsError> {
     let family = shared.family;
     let names = family.names();
     match route {
@@ -364,10 +395,22 @@ fn run(shared: &Arc<Shared>, route: Route, p: &Params) -> Result<Value, DsError>
             let (pc, id) = (number(pc)?, number(id)?);
             shared.model().set_schedule_release(pc, id, release)
         }
-        Route::Start(pc) => start(shared, number(pc)?, p),
+        Route::Start(pc) => start(shared, number(pc)?, p).await,
         Route::Execute(pc) => {
-            let (pc, id) = (number(pc)?, p.required_int(names.instance_id)?);
-            shared.model().execute(pc, id, p.required("executeType")?)
+            let (pc, id, execute_type) =
+                (number(pc)?, p.required_int(names.instance_id)?, p.required("executeType")?);
+            let done = shared.model().execute(pc, id, execute_type)?;
+            if execute_type == "STOP" {
+                // The API only marks the run READY_STOP; the master kills its tasks, then marks it
+                // STOP (DS 3.1 `ExecutorServiceImpl.execute`, `WorkflowExecuteRunnable`).
+                let master = Arc::clone(shared);
+                let delay = shared.stop_delay(STOP_DELAY);
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    master.model().complete_stop(id);
+                });
+            }
+            Ok(done)
         }
         Route::Trigger(pc) => {
             let (pc, trigger) = (number(pc)?, p.required_int("triggerCode")?);
@@ -435,10 +478,10 @@ fn run_options(family: Family, p: &Params, schedule: bool) -> Result<RunOptions,
     })
 }
 
-/// Start a run (§9.1). 3.3+ creates the instance at once and answers `[id]`; 3.1/3.2 hand a command
-/// to the master, which creates the instance `MASTER_DELAY` later; 3.1 answers null, 3.2 the trigger
-/// code.
-fn start(shared: &Arc<Shared>, pc: i64, p: &Params) -> Result<Value, DsError> {
+/// Start a run (§9.1). 3.1/3.2 hand a command to the master, which creates the instance
+/// `MASTER_DELAY` later; 3.1 answers null, 3.2 the trigger code. 3.3+ asks the master to create the
+/// instance and answers `[id]` once it has (at once unless the master is slowed).
+async fn start(shared: &Arc<Shared>, pc: i64, p: &Params) -> Result<Value, DsError> {
     let family = shared.family;
     let definition_code = p.required_int(family.names().definition_code)?;
     // Must be present, may be empty for START_PROCESS.
@@ -459,17 +502,20 @@ fn start(shared: &Arc<Shared>, pc: i64, p: &Params) -> Result<Value, DsError> {
         dry_run: p.int_or("dryRun", 0)?,
     };
     let plan = shared.model().plan_start(pc, form)?;
-    if !family.instance_created_later() {
-        let id = shared.model().launch(plan);
-        return Ok(json!([id]));
-    }
     let trigger = plan.trigger_code;
+    let usual = if family.instance_created_later() { MASTER_DELAY } else { Duration::ZERO };
+    let delay = shared.master_delay(usual);
     let master = Arc::clone(shared);
-    tokio::spawn(async move {
-        tokio::time::sleep(MASTER_DELAY).await;
-        master.model().launch(plan);
+    // The master works apart from the request: a caller that stops waiting does not stop it.
+    let launched = tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        master.model().launch(plan)
     });
-    Ok(trigger.map_or(Value::Null, |code| json!(code)))
+    if family.instance_created_later() {
+        return Ok(trigger.map_or(Value::Null, |code| json!(code)));
+    }
+    let id = launched.await.map_err(|e| DsError::internal(&format!("the master failed: {e}")))?;
+    Ok(json!([id]))
 }
 
 fn envelope_body(code: i32, msg: &str, data: Value) -> Value {

@@ -1166,23 +1166,31 @@ impl Model {
     }
 
     /// `executors/execute` (§9.2): the state checks of DS's `checkExecuteType`; recovering types need
-    /// the definition ONLINE. STOP and PAUSE take effect at once here (DS passes READY_STOP/READY_PAUSE).
+    /// the definition ONLINE. A STOP marks the run READY_STOP, as DS's API does; the master's part,
+    /// [`Model::complete_stop`], follows. PAUSE takes effect at once here (DS passes READY_PAUSE).
     pub fn execute(&mut self, project: i64, id: i64, execute_type: &str) -> Result<Value, DsError> {
         let index = self.instance_index(project, id)?;
         let instance = &self.instances[index];
         let state = instance.state.as_str();
         let allowed = match execute_type {
-            "STOP" | "PAUSE" => instance.running(),
+            // DS 3.1 `WorkflowExecutionStatus.canStop`: a run already READY_STOP, or finished, is
+            // refused with 50006.
+            "STOP" => state == "RUNNING_EXECUTION" || state == "READY_PAUSE",
+            "PAUSE" => instance.running(),
             "REPEAT_RUNNING" => !instance.running(),
             "START_FAILURE_TASK_PROCESS" => state == "FAILURE",
             "RECOVER_SUSPENDED_PROCESS" => state == "PAUSE" || state == "STOP",
             _ => return Err(DsError::invalid_param("executeType")),
         };
         if !allowed {
-            return Err(DsError::instance_state_forbids(self.names(), state, execute_type));
+            return Err(DsError::instance_state_forbids(self.names(), &instance.name, state, execute_type));
         }
         match execute_type {
-            "STOP" => self.finish(index, "STOP"),
+            "STOP" => {
+                let instance = &mut self.instances[index];
+                instance.state = "READY_STOP".into();
+                instance.command_type = "STOP".into();
+            }
             "PAUSE" => self.finish(index, "PAUSE"),
             _ => {
                 let code = instance.definition_code;
@@ -1199,6 +1207,13 @@ impl Model {
             }
         }
         Ok(Value::Null)
+    }
+
+    /// The master's part of a STOP: a run still READY_STOP has its tasks killed and is STOP.
+    pub fn complete_stop(&mut self, id: i64) {
+        if let Some(index) = self.instances.iter().position(|i| i.id == id && i.state == "READY_STOP") {
+            self.finish(index, "STOP");
+        }
     }
 
     /// Sets a workflow state and the matching state on its current tasks (tasks of a stopped workflow

@@ -125,8 +125,12 @@ impl DsError {
         Self::new(50004, format!("{} definition {code} version {version} not online", names.word))
     }
 
-    pub fn instance_state_forbids(names: &Names, state: &str, op: &str) -> Self {
-        Self::new(50006, format!("{} instance state is {state}, cannot perform {op} operation", names.word))
+    /// DS 3.1 `PROCESS_INSTANCE_STATE_OPERATION_ERROR`, with the instance's name.
+    pub fn instance_state_forbids(names: &Names, name: &str, state: &str, op: &str) -> Self {
+        Self::new(
+            50006,
+            format!("the status of {} instance {name} is {state},Cannot perform {op} operation", names.word),
+        )
     }
 
     pub fn definition_not_editable(names: &Names, code: i64) -> Self {

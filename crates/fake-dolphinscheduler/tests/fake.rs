@@ -362,10 +362,35 @@ async fn control_and_logs(family: Family) {
     let id = eventually(|| async { ds.fake.instances().first().map(|i| i.id) }).await;
     let base = ds.instance_base(pc);
     assert_eq!(control(&ds, pc, "REPEAT_RUNNING", id).await, 50006);
+    // A stop marks the run READY_STOP, its tasks still running; the master then kills them.
+    ds.fake.set_stop_delay(Duration::from_millis(300));
     assert_eq!(control(&ds, pc, "STOP", id).await, 0);
+    let run = ds.get(&format!("{base}/{id}"), &[]).await.data().clone();
+    assert_eq!((&run["state"], &run["commandType"]), (&json!("READY_STOP"), &json!("STOP")));
+    let tasks = ds.get(&format!("{base}/{id}/tasks"), &[]).await;
+    assert_eq!(tasks.data()["taskList"][0]["state"], "RUNNING_EXECUTION");
+    // DS 3.1 stops only RUNNING_EXECUTION and READY_PAUSE runs: a second stop is refused.
+    let again = ds
+        .post(
+            &format!("projects/{pc}/executors/execute"),
+            &form(&[
+                (
+                    if family == Family::V3_3 { "workflowInstanceId" } else { "processInstanceId" },
+                    &id.to_string(),
+                ),
+                ("executeType", "STOP"),
+            ]),
+        )
+        .await;
+    assert_eq!(again.code(), 50006);
+    assert!(again.text.contains("is READY_STOP,Cannot perform STOP operation"), "{}", again.text);
+    eventually(|| async {
+        let state = ds.get(&format!("{base}/{id}"), &[]).await.data()["state"].clone();
+        (state == "STOP").then_some(())
+    })
+    .await;
     let tasks = ds.get(&format!("{base}/{id}/tasks"), &[]).await;
     assert_eq!(tasks.data()["taskList"][0]["state"], "KILL");
-    assert_eq!(ds.get(&format!("{base}/{id}"), &[]).await.data()["state"], "STOP");
     assert_eq!(control(&ds, pc, "STOP", id).await, 50006);
     assert_eq!(control(&ds, pc, "REPEAT_RUNNING", id).await, 0);
     assert_eq!(ds.fake.instances()[0].run_times, 2);
@@ -417,6 +442,24 @@ async fn faults(family: Family) {
     let started = std::time::Instant::now();
     ds.get("projects/list", &[]).await.data();
     assert!(started.elapsed() >= Duration::from_millis(200));
+
+    // Start calls: the run is made whatever becomes of the answer.
+    let (code, _) = ds.simple_workflow(pc, "wf").await;
+    ds.release(pc, code, "ONLINE").await;
+    ds.fake.fail_next_start_answer(502);
+    let proxied = ds.start_run(pc, code, "").await;
+    assert_eq!(proxied.status, 502);
+    eventually(|| async { (ds.fake.instances().len() == 1).then_some(()) }).await;
+    ds.fake.lose_next_start_answer(Duration::ZERO);
+    let lost = ds.send(ds.start_request(pc, code, &[("warningType", "NONE")])).await;
+    assert!(lost.is_err(), "the connection closes without an answer");
+    eventually(|| async { (ds.fake.instances().len() == 2).then_some(()) }).await;
+    // A slow master: the run appears only after the delay (3.3+ answers only then).
+    ds.fake.set_master_delay(Duration::from_millis(400));
+    let asked = std::time::Instant::now();
+    assert_eq!(ds.start_run(pc, code, "").await.code(), 0);
+    eventually(|| async { (ds.fake.instances().len() == 3).then_some(()) }).await;
+    assert!(asked.elapsed() >= Duration::from_millis(400));
 
     ds.fake.go_down().await;
     assert!(ds.send(ds.get_request("projects/list", &[])).await.is_err(), "connections are refused");

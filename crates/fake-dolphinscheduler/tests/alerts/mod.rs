@@ -118,6 +118,12 @@ struct Run {
     tasks: Vec<Value>,
 }
 
+/// Waits until the master turned a READY_STOP run STOP (its alert, if any, is then sent).
+async fn stopped_in_the_end(ds: &Ds, pc: i64, id: i64) {
+    let path = format!("{}/{id}", ds.instance_base(pc));
+    eventually(|| async { (ds.get(&path, &[]).await.data()["state"] == "STOP").then_some(()) }).await;
+}
+
 async fn read_run(ds: &Ds, pc: i64, id: i64) -> Run {
     let base = ds.instance_base(pc);
     let instance = ds.get(&format!("{base}/{id}"), &[]).await.data().clone();
@@ -167,8 +173,10 @@ fn failure_3x(family: Family, pc: i64, code: i64, run: &Run) -> String {
 fn element_3_3(pc: i64, code: i64, run: &Run, state: &str) -> String {
     let owner = if state == "FAILURE" { "" } else { r#""owner":"admin","# };
     let Run { id, name, start, end, .. } = run;
+    // A stop makes STOP the run's command (DS `updateProcessInstancePrepare`).
+    let command = if state == "STOP" { "STOP" } else { "START_PROCESS" };
     format!(
-        r#"[{{"projectCode":{pc},"projectName":"p",{owner}"workflowInstanceId":{id},"workflowDefinitionCode":{code},"workflowInstanceName":"{name}","commandType":"START_PROCESS","workflowExecutionStatus":"{state}","modifyBy":"admin","recovery":"NO","runTimes":1,"workflowStartTime":"{start}","workflowEndTime":"{end}","workflowHost":"127.0.0.1:5678"}}]"#
+        r#"[{{"projectCode":{pc},"projectName":"p",{owner}"workflowInstanceId":{id},"workflowDefinitionCode":{code},"workflowInstanceName":"{name}","commandType":"{command}","workflowExecutionStatus":"{state}","modifyBy":"admin","recovery":"NO","runTimes":1,"workflowStartTime":"{start}","workflowEndTime":"{end}","workflowHost":"127.0.0.1:5678"}}]"#
     )
 }
 
@@ -187,6 +195,7 @@ pub async fn alerts_on_each_outcome(family: Family) {
     ds.fake.set_instance_state(failed, "FAILURE");
     let stopped = start(&ds, pc, code, "ALL", Some("1")).await;
     assert_eq!(control(&ds, pc, "STOP", stopped).await, 0);
+    stopped_in_the_end(&ds, pc, stopped).await;
     let paused = start(&ds, pc, code, "ALL", Some("1")).await;
     assert_eq!(control(&ds, pc, "PAUSE", paused).await, 0);
 

@@ -164,6 +164,11 @@ impl Ds {
 
     /// A start with `extra` parameters (`warningType` is required).
     pub async fn start_run_with(&self, pc: i64, code: i64, extra: &[(&str, &str)]) -> Answer {
+        self.send(self.start_request(pc, code, extra)).await.expect("POST")
+    }
+
+    /// The request of [`Ds::start_run_with`], to send it yourself.
+    pub fn start_request(&self, pc: i64, code: i64, extra: &[(&str, &str)]) -> reqwest::RequestBuilder {
         let path = match self.family {
             Family::V3_3 => format!("projects/{pc}/executors/start-workflow-instance"),
             _ => format!("projects/{pc}/executors/start-process-instance"),
@@ -177,7 +182,7 @@ impl Ds {
         if self.family != Family::V3_1 {
             pairs.push(("tenantCode".into(), "etl".into()));
         }
-        self.post(&path, &pairs).await
+        self.http.post(self.url(&path)).header("token", &self.token).form(&pairs)
     }
 
     pub fn schedule_form(&self, code: Option<i64>, cron: &str) -> Vec<(String, String)> {
