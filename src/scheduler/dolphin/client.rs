@@ -22,13 +22,28 @@ use crate::error::{Error, ErrorKind, Reason, Result};
 
 /// `gen-task-codes` answers at most 100 codes per call (§6).
 const CODES_PER_CALL: usize = 100;
-/// How long a start waits for DS to create the instance (3.1 and 3.2 create it asynchronously).
-const RUN_LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long after a start call its run may still appear. 3.1/3.2 answer before their master has
+/// taken the command from its queue (a busy or failing-over master takes seconds to minutes), and a
+/// lost answer on any family leaves it unknown whether DS started the run at all. Within this window
+/// a start whose run is not seen yet is looked for, never sent again; after it, a start that left
+/// no run is taken as never made.
+pub const START_SETTLE: Duration = Duration::from_secs(60);
 /// First pause between lookups of a started run; doubled up to `RUN_LOOKUP_MAX_PAUSE`.
 const RUN_LOOKUP_FIRST_PAUSE: Duration = Duration::from_millis(20);
 const RUN_LOOKUP_MAX_PAUSE: Duration = Duration::from_millis(500);
-/// Instances examined per lookup of a 3.1 run: the newest first (§9.1).
+/// Instances examined per lookup of a run by its marker: the newest first (§9.1).
 const RUN_LOOKUP_PAGE: u32 = 20;
+
+/// What DS answered to a start (§9.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartReceipt {
+    /// 3.3+: the instance id.
+    Instance(i64),
+    /// 3.2: a trigger code; the master creates the instance a little later.
+    Trigger(i64),
+    /// 3.1: the start was accepted; the master creates the instance a little later.
+    Accepted,
+}
 
 /// A DolphinScheduler client. Cheap to clone; clones share the connection pool, the token, the
 /// circuit breaker, the detected family and the project cache.
@@ -308,18 +323,42 @@ impl DolphinClient {
         }
     }
 
-    /// Starts a run of an online definition and returns its instance id on every family (§9.1):
-    /// 3.3+ answers it; 3.2 answers a trigger code that is looked up until the instance exists;
-    /// 3.1 answers nothing, so a unique marker goes into `startParams` and the newest instances of
-    /// the definition are read until one carries it in its `commandParam`. Never retried.
+    /// Starts a run of an online definition and returns its instance id, for a caller that keeps no
+    /// record of its starts (§9.1). A fresh marker goes into `startParams`; when the answer is lost
+    /// (DS may have started the run or not) or names no instance yet, the run is looked for until
+    /// [`START_SETTLE`] has passed: a start whose outcome is unknown is never sent again.
     pub async fn start_workflow(&self, project: i64, workflow: i64, s: &StartSpec) -> Result<i64> {
-        let family = self.family_in(project).await?;
-        let marker = family.start_answers_nothing().then(|| uuid::Uuid::new_v4().to_string());
-        // Instances are numbered in creation order: only newer ones can be this run.
-        let newest_before = match marker {
-            Some(_) => self.newest_instance(family, project, workflow).await?,
-            None => 0,
+        let marker = uuid::Uuid::new_v4().to_string();
+        let trigger = match self.send_start(project, workflow, s, &marker).await {
+            Ok(StartReceipt::Instance(id)) => return Ok(id),
+            Ok(StartReceipt::Trigger(trigger)) => Some(trigger),
+            Ok(StartReceipt::Accepted) => None,
+            // The answer was lost: DS may have started the run all the same.
+            Err(e) if e.reason == Reason::DsUnavailable => {
+                return match self.await_run(project, workflow, &marker, None, START_SETTLE).await {
+                    Ok(Some(id)) => Ok(id),
+                    // Not seen, or DS cannot be asked: whether the run exists stays unknown.
+                    Ok(None) | Err(_) => Err(e.with_metadata("run_marker", marker)),
+                };
+            }
+            Err(e) => return Err(e),
         };
+        self.await_run(project, workflow, &marker, trigger, START_SETTLE)
+            .await?
+            .ok_or_else(|| not_found_in_time(workflow, &marker))
+    }
+
+    /// Sends one start of `workflow` carrying `marker` in `startParams` on every family, and returns
+    /// what DS answered (§9.1). Never retried: an error other than a refusal leaves the outcome
+    /// unknown, and only [`DolphinClient::await_run`] can tell whether the run exists.
+    pub async fn send_start(
+        &self,
+        project: i64,
+        workflow: i64,
+        s: &StartSpec,
+        marker: &str,
+    ) -> Result<StartReceipt> {
+        let family = self.family_in(project).await?;
         let mut call = Call::post(family.start_path(project), format!("start workflow {workflow}"))
             .form(family.definition_param(), workflow)
             .form("scheduleTime", "")
@@ -332,86 +371,89 @@ impl DolphinClient {
             .form("workerGroup", or_default(&s.worker_group, "default"))
             .form("environmentCode", -1)
             .form("dryRun", 0)
-            .form("startParams", start_params_json(marker.as_deref(), &s.params));
+            .form("startParams", start_params_json(Some(marker), &s.params));
         if !family.tenant_on_definition() {
             call = call.form("tenantCode", or_default(&s.tenant, "default"));
         }
         let data = self.transport().call(&call).await?;
-        match (family.started(&data, call.what())?, marker) {
-            (Started::Instance(id), _) => Ok(id),
-            (Started::Trigger(trigger), _) => self.await_trigger(project, workflow, trigger).await,
-            (Started::Unknown, Some(marker)) => {
-                self.await_marker(family, project, workflow, newest_before, &marker).await
+        Ok(match family.started(&data, call.what())? {
+            Started::Instance(id) => StartReceipt::Instance(id),
+            Started::Trigger(trigger) => StartReceipt::Trigger(trigger),
+            Started::Unknown => StartReceipt::Accepted,
+        })
+    }
+
+    /// Looks for the run of the start that carried `marker`, for up to `patience` (one look when it
+    /// is zero): through 3.2's `trigger` code when it is known, else among the newest instances of
+    /// `workflow`, for one whose `commandParam` carries the marker (§9.1, §13 #20). `None` when no
+    /// such run exists (yet).
+    pub async fn await_run(
+        &self,
+        project: i64,
+        workflow: i64,
+        marker: &str,
+        trigger: Option<i64>,
+        patience: Duration,
+    ) -> Result<Option<i64>> {
+        let family = self.family_in(project).await?;
+        let mut examined = HashSet::new();
+        let mut lookup = RunLookup::new(patience);
+        loop {
+            let found = match trigger {
+                Some(trigger) => self.triggered_run(project, workflow, trigger).await?,
+                None => self.marked_run(family, project, workflow, marker, &mut examined).await?,
+            };
+            if found.is_some() || !lookup.pause().await {
+                return Ok(found);
             }
-            (Started::Unknown, None) => Err(malformed(call.what(), "instance id")),
         }
     }
 
-    /// The highest instance id among the newest instances of `workflow` (0 when none).
-    async fn newest_instance(&self, family: Family, project: i64, workflow: i64) -> Result<i64> {
-        let page = self.transport().call(&instances_page(family, project, workflow)).await?;
-        Ok(rows(&page).iter().filter_map(|row| int(row, "id")).max().unwrap_or(0))
-    }
-
-    /// 3.2: reads `process-instances/trigger` until the master has created the instance.
-    async fn await_trigger(&self, project: i64, workflow: i64, trigger: i64) -> Result<i64> {
+    /// 3.2: the instance `process-instances/trigger` names, once the master has created it.
+    async fn triggered_run(&self, project: i64, workflow: i64, trigger: i64) -> Result<Option<i64>> {
         let call =
             Call::get(Family::trigger_path(project), format!("look up the run of workflow {workflow}"))
                 .query("triggerCode", trigger);
-        let mut lookup = RunLookup::new();
-        loop {
-            let instances = self.transport().call(&call).await?;
-            if let Some(id) = rows(&instances).iter().find_map(|row| int(row, "id")) {
-                return Ok(id);
-            }
-            lookup.pause().await.map_err(|e| {
-                not_found_in_time(e, workflow).with_metadata("trigger_code", trigger.to_string())
-            })?;
-        }
+        let instances = self.transport().call(&call).await?;
+        Ok(rows(&instances).iter().find_map(|row| int(row, "id")))
     }
 
-    /// 3.1: reads the newest instances of `workflow` until one newer than `newest_before` carries
-    /// `marker` in its `commandParam` (`{"StartParams":"{\"dataportal_run_id\":…}"}`, §9.1, §13 #20).
-    async fn await_marker(
+    /// The newest instance of `workflow` whose `commandParam`
+    /// (`{"StartParams":"{\"dataportal_run_id\":…}"}`) carries `marker`; instances in `examined`
+    /// were read before and are skipped.
+    async fn marked_run(
         &self,
         family: Family,
         project: i64,
         workflow: i64,
-        newest_before: i64,
         marker: &str,
-    ) -> Result<i64> {
-        let list = instances_page(family, project, workflow);
-        let mut examined = HashSet::new();
-        let mut lookup = RunLookup::new();
-        loop {
-            let page = self.transport().call(&list).await?;
-            for row in rows(&page) {
-                let Some(id) = int(row, "id") else { continue };
-                if id <= newest_before || !examined.insert(id) {
-                    continue;
-                }
-                // List rows are slim (no commandParam): a manual start's is START_PROCESS.
-                if text(row, "commandType").is_some_and(|kind| kind != "START_PROCESS") {
-                    continue;
-                }
-                let call = Call::get(format!("{}/{id}", family.instances(project)), format!("read run {id}"));
-                let instance = self.transport().call(&call).await?;
-                // The marker is a fresh UUID: finding its text anywhere in commandParam is proof
-                // enough, whatever the nesting and escaping of the start parameters.
-                let command_param = match instance.get("commandParam") {
-                    Some(Value::String(text)) => text.clone(),
-                    Some(other) => other.to_string(),
-                    None => String::new(),
-                };
-                if command_param.contains(marker) {
-                    return Ok(id);
-                }
+        examined: &mut HashSet<i64>,
+    ) -> Result<Option<i64>> {
+        let page = self.transport().call(&instances_page(family, project, workflow)).await?;
+        for row in rows(&page) {
+            let Some(id) = int(row, "id") else { continue };
+            if !examined.insert(id) {
+                continue;
             }
-            lookup
-                .pause()
-                .await
-                .map_err(|e| not_found_in_time(e, workflow).with_metadata("run_marker", marker))?;
+            // List rows are slim (no commandParam). Scheduled and complement runs are never ours; a
+            // started run's command changes when it is stopped or rerun, so other kinds are read.
+            if text(row, "commandType").is_some_and(|kind| kind == "SCHEDULER" || kind == "COMPLEMENT_DATA") {
+                continue;
+            }
+            let call = Call::get(format!("{}/{id}", family.instances(project)), format!("read run {id}"));
+            let instance = self.transport().call(&call).await?;
+            // The marker is a fresh UUID: finding its text anywhere in commandParam is proof
+            // enough, whatever the nesting and escaping of the start parameters.
+            let command_param = match instance.get("commandParam") {
+                Some(Value::String(text)) => text.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            if command_param.contains(marker) {
+                return Ok(Some(id));
+            }
         }
+        Ok(None)
     }
 
     /// A run (§10.1).
@@ -548,37 +590,35 @@ fn instances_page(family: Family, project: i64, workflow: i64) -> Call {
         .query(family.instance_filter_param(), workflow)
 }
 
-/// Paces the lookups of a started run: 20 ms doubling to 500 ms, for up to 5 s.
+/// Paces the lookups of a started run: 20 ms doubling to 500 ms, until a deadline.
 struct RunLookup {
     deadline: Instant,
     pause: Duration,
 }
 
-/// The lookup of a started run gave up.
-struct TimedOut;
-
 impl RunLookup {
-    fn new() -> Self {
-        Self { deadline: Instant::now() + RUN_LOOKUP_TIMEOUT, pause: RUN_LOOKUP_FIRST_PAUSE }
+    fn new(patience: Duration) -> Self {
+        Self { deadline: Instant::now() + patience, pause: RUN_LOOKUP_FIRST_PAUSE }
     }
 
-    async fn pause(&mut self) -> Result<(), TimedOut> {
+    /// Waits before the next lookup; false once the deadline has passed.
+    async fn pause(&mut self) -> bool {
         let now = Instant::now();
         if now >= self.deadline {
-            return Err(TimedOut);
+            return false;
         }
         tokio::time::sleep(self.pause.min(self.deadline - now)).await;
         self.pause = (self.pause * 2).min(RUN_LOOKUP_MAX_PAUSE);
-        Ok(())
+        true
     }
 }
 
-/// DS accepted a start but the run did not show up: it may still appear, so the caller must not
-/// simply start again.
-fn not_found_in_time(_: TimedOut, workflow: i64) -> Error {
+/// DS accepted a start but its run did not show up within [`START_SETTLE`].
+fn not_found_in_time(workflow: i64, marker: &str) -> Error {
     unavailable(format!(
         "DolphinScheduler accepted the start of workflow {workflow} but its run did not appear within {} s; \
-         look for it before starting again",
-        RUN_LOOKUP_TIMEOUT.as_secs()
+         look for the run carrying marker {marker} before starting again",
+        START_SETTLE.as_secs()
     ))
+    .with_metadata("run_marker", marker)
 }

@@ -95,11 +95,6 @@ impl Family {
         self == Family::V3_1
     }
 
-    /// Whether a start answers nothing, so that the run must be found by a marker (3.1, §9.1).
-    pub(crate) fn start_answers_nothing(self) -> bool {
-        self == Family::V3_1
-    }
-
     /// Reads the `data` of a start answer (§9.1).
     pub(crate) fn started(self, data: &Value, what: &str) -> Result<Started> {
         match self {

@@ -18,7 +18,7 @@ mod transport;
 #[cfg(test)]
 mod tests;
 
-pub use client::DolphinClient;
+pub use client::{DolphinClient, START_SETTLE, StartReceipt};
 pub use model::{
     DagSummary, ExecuteType, LogChunk, ReleaseState, ScheduleInfo, ScheduleSpec, StartSpec, TaskInstance,
     TaskKind, TaskSpec, WorkflowInstance, WorkflowSpec,

@@ -37,6 +37,7 @@ per_family!(
     publishes_a_workflow,
     schedules_a_workflow,
     starts_and_controls_runs,
+    a_start_whose_answer_is_lost_returns_its_run,
     bootstraps_and_renews_a_token,
     retries_reads_only,
     opens_the_circuit_and_recovers,
@@ -366,8 +367,7 @@ async fn starts_and_controls_runs(family: FakeFamily) {
     assert!(view(first).start_params.contains("20240101"), "{:?}", view(first));
     assert!(view(second).start_params.contains("20240102"), "{:?}", view(second));
     assert_eq!(view(first).workflow_code, code);
-    let marked = view(first).start_params.contains("dataportal_run_id");
-    assert_eq!(marked, family == FakeFamily::V3_1, "only 3.1 needs a marker");
+    assert!(view(first).start_params.contains("dataportal_run_id"), "every family sends the marker");
 
     let run = client.workflow_instance(project, first).await.expect("instance");
     assert_eq!((run.id, run.workflow_code, run.state.as_str()), (first, code, "RUNNING_EXECUTION"));
@@ -396,8 +396,17 @@ async fn starts_and_controls_runs(family: FakeFamily) {
     let error = client.task_log(987_654, 0, 100).await.expect_err("no such task run");
     assert_reason(&error, Reason::DsNotFound, Some("10008"));
 
+    // A stop is READY_STOP until the master has killed the tasks; stopping it again is refused.
+    ds.set_stop_delay(Duration::from_millis(300));
     client.execute(project, first, ExecuteType::Stop).await.expect("stop");
-    assert_eq!(client.workflow_instance(project, first).await.expect("instance").state, "STOP");
+    assert_eq!(client.workflow_instance(project, first).await.expect("instance").state, "READY_STOP");
+    let error = client.execute(project, first, ExecuteType::Stop).await.expect_err("stopping");
+    assert_reason(&error, Reason::DsStateConflict, Some("50006"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while client.workflow_instance(project, first).await.expect("instance").state != "STOP" {
+        assert!(tokio::time::Instant::now() < deadline, "the stop never completed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let error = client.execute(project, first, ExecuteType::Stop).await.expect_err("stopped");
     assert_reason(&error, Reason::DsStateConflict, Some("50006"));
     client.execute(project, first, ExecuteType::Rerun).await.expect("rerun");
@@ -414,6 +423,20 @@ async fn starts_and_controls_runs(family: FakeFamily) {
     client.release_workflow(project, code, false).await.expect("offline");
     let error = client.start_workflow(project, code, &start_spec(&[])).await.expect_err("offline");
     assert_reason(&error, Reason::DsStateConflict, Some("50004"));
+}
+
+/// A start answered by a proxy's 502, or not at all, after DS created the run: the run is found by
+/// its marker and returned; nothing is started twice.
+async fn a_start_whose_answer_is_lost_returns_its_run(family: FakeFamily) {
+    let ds = FakeDolphinScheduler::start(family).await;
+    let client = token_client(&ds);
+    let (project, code, _) = online_workflow(&client, "lost", 1).await;
+    ds.fail_next_start_answer(502);
+    let first = client.start_workflow(project, code, &start_spec(&[])).await.expect("found by its marker");
+    ds.lose_next_start_answer(Duration::ZERO);
+    let second = client.start_workflow(project, code, &start_spec(&[])).await.expect("found by its marker");
+    let ids: Vec<i64> = ds.instances().iter().map(|i| i.id).collect();
+    assert_eq!(ids, vec![first, second], "one run per start");
 }
 
 async fn bootstraps_and_renews_a_token(family: FakeFamily) {

@@ -161,7 +161,7 @@ pub(crate) fn reason_for(code: i64, context: Context) -> Reason {
             Reason::DsDefinitionInvalid
         }
         10018 | 50001 | 50003 | 10008 | 10203 => Reason::DsNotFound,
-        50004 | 50006 | 50008 | 50021 | 50023 | 10023 | 10126 | 10163 | 10204 | 10191 => {
+        50004 | 50005 | 50006 | 50008 | 50021 | 50023 | 10023 | 10126 | 10163 | 10204 | 10191 => {
             Reason::DsStateConflict
         }
         _ => Reason::DsRejected,
