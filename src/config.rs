@@ -130,9 +130,14 @@ pub struct DolphinArgs {
     /// DolphinScheduler datasource of SQL tasks that name none.
     #[arg(long = "ds-default-datasource", env = "DS_DEFAULT_DATASOURCE", default_value = "")]
     pub default_datasource: String,
-    /// Time zone of schedules that name none.
+    /// Time zone of schedules that name none, and of callback times without an offset.
     #[arg(long = "ds-timezone", env = "DS_TIMEZONE", default_value = "Asia/Shanghai")]
     pub timezone: String,
+    /// Time zone DolphinScheduler's servers run in (their JVM's `-Duser.timezone`, which its start
+    /// scripts take from `SPRING_JACKSON_TIME_ZONE`, UTC unless changed). Its API prints dates in
+    /// it when the service's DolphinScheduler user has no time zone of its own.
+    #[arg(long = "ds-server-timezone", env = "DS_SERVER_TIMEZONE", default_value = "UTC")]
+    pub server_timezone: String,
     /// Seconds a DolphinScheduler call may take.
     #[arg(long = "ds-timeout-secs", env = "DS_TIMEOUT_SECS", default_value_t = 10)]
     pub timeout_secs: u64,
@@ -152,6 +157,7 @@ impl Default for DolphinArgs {
             version: "auto".into(),
             default_datasource: String::new(),
             timezone: "Asia/Shanghai".into(),
+            server_timezone: "UTC".into(),
             timeout_secs: 10,
         }
     }
@@ -174,6 +180,8 @@ impl DolphinArgs {
             other => Some(other.parse::<Family>()?),
         };
         config.request_timeout = Duration::from_secs(self.timeout_secs.max(1));
+        config.server_timezone = jiff::tz::TimeZone::get(&self.server_timezone)
+            .map_err(|_| format!("DS_SERVER_TIMEZONE {:?} is not a known time zone", self.server_timezone))?;
         Ok(Some(config))
     }
 }

@@ -61,7 +61,8 @@ pub struct ExecutionSettings {
     pub poll_concurrency: usize,
     /// When set, every report must carry it.
     pub callback_secret: Option<Secret>,
-    /// The IANA time zone DolphinScheduler prints times in (and reports without an offset use).
+    /// The IANA time zone of generic reports' times without an offset (DolphinScheduler's own
+    /// dates are read by its client, in the zones DolphinScheduler prints them in).
     pub timezone: String,
 }
 
@@ -658,7 +659,6 @@ impl Executions {
         };
         let names = store.task_names(&task_of_code.values().copied().collect::<Vec<_>>()).await?;
         let source = if run.hinted { ExecutionSource::Callback } else { ExecutionSource::Poll };
-        let zone = &self.inner.zone;
         let observed = tasks
             .iter()
             .filter_map(|t| {
@@ -669,8 +669,8 @@ impl Executions {
                     task_code: Some(t.task_code),
                     state,
                     scheduler_state: t.state.clone(),
-                    start_time: t.start_time.as_deref().and_then(|s| parse_report_time(s, zone)),
-                    end_time: t.end_time.as_deref().and_then(|s| parse_report_time(s, zone)),
+                    start_time: t.started_at,
+                    end_time: t.ended_at,
                     rows_output: None,
                     host: t.host.clone(),
                     log_path: t.log_path.clone(),

@@ -348,6 +348,8 @@ fn instance_to_pb(instance: WorkflowInstance, tasks: Vec<TaskInstance>) -> pb::W
         name: instance.name,
         start_time: instance.start_time.unwrap_or_default(),
         end_time: instance.end_time.unwrap_or_default(),
+        started_at: instance.started_at.and_then(convert::timestamp),
+        ended_at: instance.ended_at.and_then(convert::timestamp),
         run_times: instance.run_times,
         host: instance.host,
         command_type: instance.command_type,
@@ -361,6 +363,8 @@ fn instance_to_pb(instance: WorkflowInstance, tasks: Vec<TaskInstance>) -> pb::W
                 state: t.state,
                 start_time: t.start_time.unwrap_or_default(),
                 end_time: t.end_time.unwrap_or_default(),
+                started_at: t.started_at.and_then(convert::timestamp),
+                ended_at: t.ended_at.and_then(convert::timestamp),
                 host: t.host,
                 retry_times: t.retry_times,
             })

@@ -8,6 +8,7 @@ mod health;
 mod helpers;
 mod lineage;
 mod rest;
+mod run_times;
 mod tables;
 mod tasks;
 mod workflows;

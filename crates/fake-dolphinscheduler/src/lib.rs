@@ -103,6 +103,25 @@ pub struct InstanceView {
     /// The `startParams` form field exactly as received ("" when absent).
     pub start_params: String,
     pub run_times: i32,
+    /// When it started, `yyyy-MM-dd HH:mm:ss` in UTC (the API prints it in another zone).
+    pub start_time: String,
+    /// When it ended, likewise; `None` while it runs.
+    pub end_time: Option<String>,
+    /// Its task runs of the current run (a rerun replaces them).
+    pub tasks: Vec<TaskRunView>,
+}
+
+/// A task run of a workflow instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskRunView {
+    /// The task instance id.
+    pub id: i64,
+    pub name: String,
+    pub state: String,
+    /// When it started, `yyyy-MM-dd HH:mm:ss` in UTC.
+    pub start_time: String,
+    /// When it ended, likewise; `None` while it runs.
+    pub end_time: Option<String>,
 }
 
 /// State shared by the HTTP side and the handle.
@@ -390,6 +409,22 @@ impl FakeDolphinScheduler {
     /// Every workflow instance, oldest first (on 3.1/3.2 only those the "master" has created yet).
     pub fn instances(&self) -> Vec<InstanceView> {
         self.inner.shared.model().instance_views()
+    }
+
+    /// Sets the zone DolphinScheduler's JVM runs in (`-Duser.timezone`; `UTC` at start): alert
+    /// contents are printed in it, and API dates while the user has no zone of its own.
+    ///
+    /// # Panics
+    /// If `zone` is not an IANA time zone name.
+    pub fn set_server_timezone(&self, zone: &str) {
+        let zone = jiff::tz::TimeZone::get(zone).expect("an IANA time zone name");
+        self.inner.shared.model().set_server_zone(zone);
+    }
+
+    /// Sets the user's own time zone (a fresh DS has none), as DS's user settings do: API dates
+    /// are then printed in it.
+    pub fn set_user_timezone(&self, zone: Option<&str>) {
+        self.inner.shared.model().set_user_zone(zone.map(str::to_owned));
     }
 
     /// Drives a run: sets the workflow state and the state of its current tasks (a STOP kills them).

@@ -14,7 +14,7 @@ use crate::alerts::Alerts;
 use crate::checks::{self, Relation, ScheduleInput, TaskInput};
 use crate::family::{Family, Names};
 use crate::status::DsError;
-use crate::{InstanceView, PASSWORD, ScheduleView, TaskView, USER, WorkflowView, time};
+use crate::{InstanceView, PASSWORD, ScheduleView, TaskRunView, TaskView, USER, WorkflowView, time};
 
 /// The fake's only user, `USER`, an admin.
 pub(crate) const USER_ID: i64 = 1;
@@ -276,6 +276,11 @@ pub(crate) struct Model {
     instances: Vec<Instance>,
     /// Where finished runs insert their alerts.
     alerts: Arc<Alerts>,
+    /// The JVM's zone (`-Duser.timezone`): alert contents are printed in it, and API dates when the
+    /// user has no zone of its own.
+    server_zone: jiff::tz::TimeZone,
+    /// The user's `timeZone` (null in a fresh DS): API dates are printed in it when set.
+    user_zone: Option<String>,
 }
 
 impl Model {
@@ -295,7 +300,35 @@ impl Model {
             schedules: Vec::new(),
             instances: Vec::new(),
             alerts,
+            server_zone: jiff::tz::TimeZone::UTC,
+            user_zone: None,
         }
+    }
+
+    /// Sets the zone of the server's JVM.
+    pub fn set_server_zone(&mut self, zone: jiff::tz::TimeZone) {
+        self.server_zone = zone;
+    }
+
+    /// Sets (or clears) the user's own time zone, an IANA name.
+    pub fn set_user_zone(&mut self, zone: Option<String>) {
+        self.user_zone = zone;
+    }
+
+    /// A stored (UTC) date as the API prints it: in the user's zone, else the server's.
+    fn api_date(&self, utc: &str) -> String {
+        let user = self.user_zone.as_deref().and_then(|name| jiff::tz::TimeZone::get(name).ok());
+        time::in_zone(utc, user.as_ref().unwrap_or(&self.server_zone))
+    }
+
+    /// Likewise for a date that may be missing (`null`).
+    fn api_date_or_null(&self, utc: Option<&String>) -> Value {
+        utc.map_or(Value::Null, |utc| json!(self.api_date(utc)))
+    }
+
+    /// A stored (UTC) date as alert contents print it: in the server's zone.
+    fn alert_date(&self, utc: Option<&String>) -> Value {
+        utc.map_or(Value::Null, |utc| json!(time::in_zone(utc, &self.server_zone)))
     }
 
     fn names(&self) -> &'static Names {
@@ -382,7 +415,7 @@ impl Model {
         json!({
             "id": USER_ID, "userName": USER, "email": "admin@example.com", "phone": "", "userType": "ADMIN_USER",
             "tenantId": 0, "tenantCode": null, "queue": "default", "queueName": null, "state": 1,
-            "timeZone": "UTC", "alertGroup": null, "createTime": "2024-01-01 00:00:00",
+            "timeZone": self.user_zone, "alertGroup": null, "createTime": "2024-01-01 00:00:00",
             "updateTime": "2024-01-01 00:00:00",
         })
     }
@@ -935,6 +968,20 @@ impl Model {
                 state: i.state.clone(),
                 start_params: i.start_params.clone(),
                 run_times: i.run_times,
+                start_time: i.start_time.clone(),
+                end_time: i.end_time.clone(),
+                tasks: i
+                    .tasks
+                    .iter()
+                    .filter(|t| t.current)
+                    .map(|t| TaskRunView {
+                        id: t.id,
+                        name: t.name.clone(),
+                        state: t.state.clone(),
+                        start_time: t.start_time.clone(),
+                        end_time: t.end_time.clone(),
+                    })
+                    .collect(),
             })
             .collect()
     }
@@ -1075,15 +1122,15 @@ impl Model {
         let names = self.names();
         let mut json = json!({
             "id": i.id, names.definition_code: i.definition_code, names.definition_version: i.definition_version,
-            "name": i.name, "state": i.state, "recovery": "NO", "startTime": i.start_time,
-            "endTime": i.end_time, "runTimes": i.run_times, "host": MASTER_HOST, "commandType": i.command_type,
+            "name": i.name, "state": i.state, "recovery": "NO", "startTime": self.api_date(&i.start_time),
+            "endTime": self.api_date_or_null(i.end_time.as_ref()), "runTimes": i.run_times, "host": MASTER_HOST, "commandType": i.command_type,
             "taskDependType": "TASK_POST", "maxTryTimes": 0, "failureStrategy": i.options.failure_strategy,
             "warningType": i.options.warning_type, "warningGroupId": i.options.warning_group_id,
-            "scheduleTime": null, "commandStartTime": i.start_time, "executorId": USER_ID,
+            "scheduleTime": null, "commandStartTime": self.api_date(&i.start_time), "executorId": USER_ID,
             "executorName": USER, "tenantCode": i.tenant_code, "queue": "default", names.is_sub: "NO",
             "historyCmd": i.command_type, names.priority: i.options.priority,
             "workerGroup": i.options.worker_group, "environmentCode": i.options.environment_code,
-            "timeout": 0, "dryRun": i.dry_run, "restartTime": i.start_time,
+            "timeout": 0, "dryRun": i.dry_run, "restartTime": self.api_date(&i.start_time),
             "duration": time::duration(&i.start_time, i.end_time.as_deref()),
         });
         if self.family.instance_has_project_code() {
@@ -1104,8 +1151,9 @@ impl Model {
         let mut json = json!({
             "id": t.id, "name": t.name, "taskType": t.task_type, names.instance_id: i.id,
             names.instance_name: i.name, "processDefinitionName": i.definition_name, "taskCode": t.task_code,
-            "taskDefinitionVersion": t.task_version, "state": t.state, "firstSubmitTime": t.start_time,
-            "submitTime": t.start_time, "startTime": t.start_time, "endTime": t.end_time, "host": WORKER_HOST,
+            "taskDefinitionVersion": t.task_version, "state": t.state,
+            "firstSubmitTime": self.api_date(&t.start_time), "submitTime": self.api_date(&t.start_time),
+            "startTime": self.api_date(&t.start_time), "endTime": self.api_date_or_null(t.end_time.as_ref()), "host": WORKER_HOST,
             "executePath": format!("/tmp/dolphinscheduler/exec/{}", t.id),
             "logPath": t.log_path, "retryTimes": 0, "alertFlag": "NO",
             "pid": 0, "appLink": null, "flag": "YES", "maxRetryTimes": 0, "retryInterval": 1,
@@ -1309,8 +1357,8 @@ impl Model {
                     ("modifyBy", json!(USER)),
                     ("recovery", json!("NO")),
                     ("runTimes", json!(instance.run_times)),
-                    ("workflowStartTime", json!(instance.start_time)),
-                    ("workflowEndTime", json!(instance.end_time)),
+                    ("workflowStartTime", self.alert_date(Some(&instance.start_time))),
+                    ("workflowEndTime", self.alert_date(instance.end_time.as_ref())),
                     ("workflowHost", json!(MASTER_HOST)),
                 ]);
                 vec![element]
@@ -1326,8 +1374,8 @@ impl Model {
                     ("modifyBy", if v3_2 { json!(USER) } else { Value::Null }),
                     ("recovery", json!("NO")),
                     ("runTimes", json!(instance.run_times)),
-                    ("processStartTime", json!(instance.start_time)),
-                    ("processEndTime", json!(instance.end_time)),
+                    ("processStartTime", self.alert_date(Some(&instance.start_time))),
+                    ("processEndTime", self.alert_date(instance.end_time.as_ref())),
                     ("processHost", json!(MASTER_HOST)),
                 ]);
                 vec![element]
@@ -1347,8 +1395,8 @@ impl Model {
                         ("taskName", json!(task.name)),
                         ("taskType", json!(task.task_type)),
                         ("taskState", json!(task.state)),
-                        ("taskStartTime", json!(task.start_time)),
-                        ("taskEndTime", json!(task.end_time)),
+                        ("taskStartTime", self.alert_date(Some(&task.start_time))),
+                        ("taskEndTime", self.alert_date(task.end_time.as_ref())),
                         ("taskHost", json!(WORKER_HOST)),
                         // The priority's description, e.g. "medium".
                         (

@@ -1,4 +1,7 @@
-//! Wall-clock strings in the formats DS uses: API dates are `yyyy-MM-dd HH:mm:ss` in UTC (§1).
+//! Wall-clock strings in the formats DS uses. The model keeps every date as `yyyy-MM-dd HH:mm:ss`
+//! in UTC; what DS prints is that instant in another zone ([`in_zone`]): API JSON in the zone of
+//! the calling user (its `timeZone`) or else the server JVM's, alert contents in the JVM's
+//! (`DateJsonSerializer` and `JSONUtils` in DS's sources).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -59,6 +62,13 @@ pub(crate) fn now_iso() -> String {
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+00:00",
         s.year, s.month, s.day, s.hour, s.minute, s.second, s.millis
     )
+}
+
+/// The UTC date `utc` (`yyyy-MM-dd HH:mm:ss`) as a wall-clock date of `zone`; anything else unchanged.
+pub(crate) fn in_zone(utc: &str, zone: &jiff::tz::TimeZone) -> String {
+    let Some(seconds) = epoch_seconds(utc) else { return utc.to_owned() };
+    let Ok(instant) = jiff::Timestamp::from_second(seconds) else { return utc.to_owned() };
+    instant.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// Whether `s` is a `yyyy-MM-dd HH:mm:ss` date. Such strings compare chronologically as text.
@@ -126,6 +136,15 @@ mod tests {
         let now = now();
         let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
         assert!((epoch_seconds(&now).unwrap() - since).abs() <= 1);
+    }
+
+    #[test]
+    fn prints_utc_dates_in_a_zone() {
+        let shanghai = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        assert_eq!(in_zone("2024-01-01 20:00:09", &shanghai), "2024-01-02 04:00:09");
+        let new_york = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        assert_eq!(in_zone("2024-07-01 12:00:00", &new_york), "2024-07-01 08:00:00");
+        assert_eq!(in_zone("not a date", &new_york), "not a date");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
@@ -60,6 +60,11 @@ struct Inner {
     known_project: AtomicI64,
     /// Project codes by name (projects are never renamed or deleted by the service).
     projects: Mutex<HashMap<String, i64>>,
+    /// The zone of DS's JVMs: API dates are in it unless the user has a zone of its own.
+    server_zone: jiff::tz::TimeZone,
+    /// The zone of the API's dates, once the user's settings were read (every [`DolphinClient::ping`]
+    /// reads them again, so a change of the user's zone is followed).
+    api_zone: RwLock<Option<jiff::tz::TimeZone>>,
 }
 
 impl fmt::Debug for DolphinClient {
@@ -82,6 +87,8 @@ impl DolphinClient {
                 detected: OnceCell::new(),
                 known_project: AtomicI64::new(0),
                 projects: Mutex::new(HashMap::new()),
+                server_zone: config.server_timezone,
+                api_zone: RwLock::new(None),
             }),
         })
     }
@@ -132,9 +139,35 @@ impl DolphinClient {
         self.inner.detected.get_or_try_init(|| Family::detect(transport, project)).await.copied()
     }
 
-    /// Checks that DS answers and accepts the credentials (`GET users/get-user-info`).
+    /// Checks that DS answers and accepts the credentials (`GET users/get-user-info`), and notes
+    /// the user's time zone.
     pub async fn ping(&self) -> Result<()> {
-        self.transport().call(&Call::get("users/get-user-info", "read the current user")).await.map(drop)
+        self.read_api_zone().await.map(drop)
+    }
+
+    /// The zone the API prints dates in: the user's `timeZone` when it has one, else the zone of
+    /// DS's JVMs (DS formats every `Date` of its JSON in the request user's zone, falling back to
+    /// the JVM's). Read once, then cached until the next [`DolphinClient::ping`].
+    pub async fn api_zone(&self) -> Result<jiff::tz::TimeZone> {
+        let cached = self.inner.api_zone.read().unwrap_or_else(PoisonError::into_inner).clone();
+        match cached {
+            Some(zone) => Ok(zone),
+            None => self.read_api_zone().await,
+        }
+    }
+
+    async fn read_api_zone(&self) -> Result<jiff::tz::TimeZone> {
+        let user = self.transport().call(&Call::get("users/get-user-info", "read the current user")).await?;
+        let zone = match text(&user, "timeZone").filter(|name| !name.trim().is_empty()) {
+            Some(name) => jiff::tz::TimeZone::get(name.trim()).unwrap_or_else(|_| {
+                tracing::warn!(zone = %name, "the DolphinScheduler user's time zone is unknown here; \
+                               reading its dates in DS_SERVER_TIMEZONE");
+                self.inner.server_zone.clone()
+            }),
+            None => self.inner.server_zone.clone(),
+        };
+        *self.inner.api_zone.write().unwrap_or_else(PoisonError::into_inner) = Some(zone.clone());
+        Ok(zone)
     }
 
     /// HTTP requests sent so far (each retry and each request of a token bootstrap counts).
@@ -461,7 +494,8 @@ impl DolphinClient {
         let family = self.family_in(project).await?;
         let call = Call::get(format!("{}/{id}", family.instances(project)), format!("read run {id}"));
         let instance = self.transport().call(&call).await?;
-        WorkflowInstance::from_ds(&instance, family.definition_param(), call.what())
+        let zone = self.api_zone().await?;
+        WorkflowInstance::from_ds(&instance, family.definition_param(), &zone, call.what())
     }
 
     /// A page (from 1) of runs, newest first, of one definition or all; and the total.
@@ -480,9 +514,10 @@ impl DolphinClient {
             call = call.query(family.instance_filter_param(), workflow);
         }
         let page = self.transport().call(&call).await?;
+        let zone = self.api_zone().await?;
         let instances = rows(&page)
             .iter()
-            .map(|row| WorkflowInstance::from_ds(row, family.definition_param(), call.what()))
+            .map(|row| WorkflowInstance::from_ds(row, family.definition_param(), &zone, call.what()))
             .collect::<Result<Vec<_>>>()?;
         let total = int(&page, "total").and_then(|n| u64::try_from(n).ok()).unwrap_or(instances.len() as u64);
         Ok((instances, total))
@@ -497,10 +532,13 @@ impl DolphinClient {
         );
         let data = self.transport().call(&call).await?;
         let tasks = data.get("taskList").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-        tasks.iter().map(|task| TaskInstance::from_ds(task, call.what())).collect()
+        let zone = self.api_zone().await?;
+        tasks.iter().map(|task| TaskInstance::from_ds(task, &zone, call.what())).collect()
     }
 
-    /// Stops a running run or reruns a finished one (§9.2; the state changes asynchronously).
+    /// Stops a running run or reruns a finished one (§9.2; the state changes asynchronously: a
+    /// stopped run is READY_STOP until the master has killed its tasks). A run whose state forbids
+    /// it (a stop of a run already stopping or finished: DS 3.1 answers 50006) is DS_STATE_CONFLICT.
     pub async fn execute(&self, project: i64, instance: i64, action: ExecuteType) -> Result<()> {
         let family = self.family_in(project).await?;
         let verb = match action {

@@ -139,6 +139,10 @@ pub struct DolphinConfig {
     pub breaker_threshold: u32,
     /// How long an open circuit refuses calls before one probe call is let through (default 2 s).
     pub breaker_cooldown: Duration,
+    /// The zone DS's JVMs run in (default UTC, DS's own default). The API prints its dates in the
+    /// zone of the calling user when the user has one, else in this one (DS's
+    /// `DateJsonSerializer` formats in the request's user zone or the JVM's).
+    pub server_timezone: jiff::tz::TimeZone,
 }
 
 impl DolphinConfig {
@@ -153,6 +157,7 @@ impl DolphinConfig {
             retry_attempts: 3,
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(2),
+            server_timezone: jiff::tz::TimeZone::UTC,
         }
     }
 }

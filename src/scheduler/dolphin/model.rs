@@ -3,8 +3,11 @@
 //! Field names that differ between families are not spelled here: the callers pass them in from
 //! `family.rs`.
 
+use jiff::tz::TimeZone;
 use serde_json::{Map, Value, json};
 
+use crate::domain::EpochMillis;
+use crate::domain::execution::parse_report_time;
 use crate::error::{Error, Result};
 
 /// The `startParams` key of the marker that finds a 3.1 run again (§9.1: 3.1 does not answer the
@@ -180,10 +183,14 @@ pub struct WorkflowInstance {
     pub name: String,
     /// The DS state name (`RUNNING_EXECUTION`, `SUCCESS`, `FAILURE`, `STOP`, ...).
     pub state: String,
-    /// When it started, `yyyy-MM-dd HH:mm:ss`.
+    /// When it started, `yyyy-MM-dd HH:mm:ss` as DS printed it (in the API's zone).
     pub start_time: Option<String>,
-    /// When it ended.
+    /// When it ended, likewise.
     pub end_time: Option<String>,
+    /// The instant `start_time` denotes.
+    pub started_at: Option<EpochMillis>,
+    /// The instant `end_time` denotes.
+    pub ended_at: Option<EpochMillis>,
     /// How many times it ran (a rerun increments it).
     pub run_times: i32,
     /// The master that runs it.
@@ -205,10 +212,14 @@ pub struct TaskInstance {
     pub task_type: String,
     /// The DS state name.
     pub state: String,
-    /// When it started.
+    /// When it started, `yyyy-MM-dd HH:mm:ss` as DS printed it (in the API's zone).
     pub start_time: Option<String>,
-    /// When it ended.
+    /// When it ended, likewise.
     pub end_time: Option<String>,
+    /// The instant `start_time` denotes.
+    pub started_at: Option<EpochMillis>,
+    /// The instant `end_time` denotes.
+    pub ended_at: Option<EpochMillis>,
     /// The worker that runs it.
     pub host: String,
     /// Retries so far.
@@ -442,6 +453,11 @@ pub(crate) fn int(value: &Value, key: &str) -> Option<i64> {
     }
 }
 
+/// The instant a DS date denotes: `yyyy-MM-dd HH:mm:ss` read in `zone` (or a date with an offset).
+fn instant(date: Option<&str>, zone: &TimeZone) -> Option<EpochMillis> {
+    parse_report_time(date?, zone)
+}
+
 /// A string field (`None` when missing or null).
 pub(crate) fn text(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(Value::as_str).map(str::to_owned)
@@ -490,15 +506,20 @@ impl ScheduleInfo {
 }
 
 impl WorkflowInstance {
-    /// Reads an instance (§10.1) whose definition code is under `code_field`.
-    pub(crate) fn from_ds(value: &Value, code_field: &str, what: &str) -> Result<Self> {
+    /// Reads an instance (§10.1) whose definition code is under `code_field`, its dates printed in
+    /// `zone`.
+    pub(crate) fn from_ds(value: &Value, code_field: &str, zone: &TimeZone, what: &str) -> Result<Self> {
+        let start_time = text(value, "startTime");
+        let end_time = text(value, "endTime");
         Ok(WorkflowInstance {
             id: int(value, "id").ok_or_else(|| malformed(what, "instance id"))?,
             workflow_code: int(value, code_field).unwrap_or_default(),
             name: text(value, "name").unwrap_or_default(),
             state: text(value, "state").unwrap_or_default(),
-            start_time: text(value, "startTime"),
-            end_time: text(value, "endTime"),
+            started_at: instant(start_time.as_deref(), zone),
+            ended_at: instant(end_time.as_deref(), zone),
+            start_time,
+            end_time,
             run_times: int(value, "runTimes").and_then(|n| i32::try_from(n).ok()).unwrap_or_default(),
             host: text(value, "host").unwrap_or_default(),
             command_type: text(value, "commandType").unwrap_or_default(),
@@ -507,16 +528,20 @@ impl WorkflowInstance {
 }
 
 impl TaskInstance {
-    /// Reads a task instance (§10.2).
-    pub(crate) fn from_ds(value: &Value, what: &str) -> Result<Self> {
+    /// Reads a task instance (§10.2), its dates printed in `zone`.
+    pub(crate) fn from_ds(value: &Value, zone: &TimeZone, what: &str) -> Result<Self> {
+        let start_time = text(value, "startTime");
+        let end_time = text(value, "endTime");
         Ok(TaskInstance {
             id: int(value, "id").ok_or_else(|| malformed(what, "task instance id"))?,
             name: text(value, "name").unwrap_or_default(),
             task_code: int(value, "taskCode").unwrap_or_default(),
             task_type: text(value, "taskType").unwrap_or_default(),
             state: text(value, "state").unwrap_or_default(),
-            start_time: text(value, "startTime"),
-            end_time: text(value, "endTime"),
+            started_at: instant(start_time.as_deref(), zone),
+            ended_at: instant(end_time.as_deref(), zone),
+            start_time,
+            end_time,
             host: text(value, "host").unwrap_or_default(),
             retry_times: int(value, "retryTimes").and_then(|n| i32::try_from(n).ok()).unwrap_or_default(),
             log_path: text(value, "logPath").unwrap_or_default(),
@@ -717,9 +742,26 @@ mod tests {
 
         let instance = json!({"id": 7, "processDefinitionCode": 9, "state": "SUCCESS", "endTime": null,
                               "runTimes": 2, "startTime": "2024-01-01 00:00:00"});
-        let parsed = WorkflowInstance::from_ds(&instance, "processDefinitionCode", "read").expect("instance");
+        let shanghai = TimeZone::get("Asia/Shanghai").unwrap();
+        let parsed = WorkflowInstance::from_ds(&instance, "processDefinitionCode", &shanghai, "read")
+            .expect("instance");
         assert_eq!((parsed.id, parsed.workflow_code, parsed.run_times), (7, 9, 2));
-        assert_eq!(parsed.end_time, None);
+        assert_eq!((parsed.end_time, parsed.ended_at), (None, None));
         assert_eq!(parsed.start_time.as_deref(), Some("2024-01-01 00:00:00"));
+        // Midnight in Shanghai is 16:00 UTC the day before.
+        assert_eq!(parsed.started_at, Some(1_704_038_400_000));
+    }
+
+    #[test]
+    fn task_dates_are_read_in_the_zone_the_api_prints_them_in() {
+        let task = json!({"id": 3, "taskCode": 5, "state": "SUCCESS",
+                          "startTime": "2024-07-01 08:00:00", "endTime": "2024-07-01 08:00:09"});
+        let new_york = TimeZone::get("America/New_York").unwrap();
+        let parsed = TaskInstance::from_ds(&task, &new_york, "read").expect("task");
+        // 08:00 in New York in July (EDT, UTC-4) is 12:00 UTC.
+        assert_eq!(parsed.started_at, Some(1_719_835_200_000));
+        assert_eq!(parsed.ended_at, Some(1_719_835_209_000));
+        let parsed = TaskInstance::from_ds(&task, &TimeZone::UTC, "read").expect("task");
+        assert_eq!(parsed.started_at, Some(1_719_820_800_000));
     }
 }
