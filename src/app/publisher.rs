@@ -4,7 +4,8 @@
 //! One attempt: build the DAG (lineage or the caller's dependencies, DEPENDENT tasks for tasks of
 //! other workflows, a layered layout), reuse the task codes stored from earlier publishes and
 //! mint the rest, then create the definition or take it OFFLINE and update it, release it,
-//! schedule it and, when asked, start it. DolphinScheduler being unavailable puts the request
+//! schedule it and, when asked, start it (once: see [`Workflows::start_requested_run`]).
+//! DolphinScheduler being unavailable puts the request
 //! back with a growing delay (capped, so that it goes out within seconds of recovery); a refusal
 //! marks it FAILED with DolphinScheduler's reason.
 
@@ -16,10 +17,14 @@ use tokio_util::sync::CancellationToken;
 use super::lineage::Start;
 use super::workflows::{DolphinTarget, Workflows};
 use crate::domain::task::{Task, TaskBody};
-use crate::domain::workflow::{DagPlan, ExternalUpstream, PlanNode, PlanTask, Workflow, plan_dag};
+use crate::domain::workflow::{
+    DagPlan, ExternalUpstream, PlanNode, PlanTask, Publication, Workflow, plan_dag,
+};
 use crate::domain::{Lookup, now_millis};
 use crate::error::{Error, ErrorKind, Reason, Result};
-use crate::scheduler::dolphin::{ScheduleSpec, StartSpec, TaskKind, TaskSpec, WorkflowSpec};
+use crate::scheduler::dolphin::{
+    START_SETTLE, ScheduleSpec, StartReceipt, StartSpec, TaskKind, TaskSpec, WorkflowSpec,
+};
 use crate::storage::{PublishClaim, PublishOutcome};
 
 /// How long a claimed request stays this replica's: far longer than a publish takes, short
@@ -32,6 +37,9 @@ const MAX_RETRY_MS: i64 = 3_000;
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// How long a datasource lookup is trusted.
 const DATASOURCE_TTL: Duration = Duration::from_secs(300);
+/// How long one attempt looks for the run of a start before putting the request back: well within
+/// the lease, so that no other replica takes the request over while it looks.
+const START_LOOKUP: Duration = Duration::from_secs(5);
 /// DolphinScheduler's code for "a definition of that name exists".
 const DS_NAME_EXISTS: &str = "10168";
 
@@ -42,6 +50,8 @@ pub async fn run_publisher(workflows: Workflows, owner: String, shutdown: Cancel
     }
     loop {
         let pause = match workflows.publish_next(&owner).await {
+            // A replica shutting down takes no more requests.
+            Ok(true) if shutdown.is_cancelled() => break,
             Ok(true) => continue,
             Ok(false) => IDLE_POLL,
             Err(e) => {
@@ -179,21 +189,69 @@ impl Workflows {
                 }
             }
         }
+        self.store.record_task_codes(claim, owner, &codes).await?;
         let code = workflow_code.ok_or_else(|| Error::internal("no workflow code after publishing"))?;
 
         let schedule_id = self.publish_schedule(target, project, code, &workflow).await?;
         let instance = if workflow.publication.start_requested && workflow.online {
-            let spec = StartSpec {
-                warning_group: target.warning_group,
-                worker_group: target.worker_group.clone(),
-                tenant: target.tenant.clone(),
-                params: Vec::new(),
-            };
-            Some(client.start_workflow(project, code, &spec).await?)
+            Some(self.start_requested_run(target, project, code, claim, owner, &workflow.publication).await?)
         } else {
             None
         };
         Ok((PublishOutcome::Published { schedule_id, instance }, codes))
+    }
+
+    /// Starts the run a request asked for, exactly once across attempts and replicas. A start call
+    /// sent by an earlier attempt (whose answer was lost, whose run was slow to appear, or whose
+    /// replica crashed before recording it) left its marker in the workflow row: its run is looked
+    /// for by 3.2's trigger code or by that marker, and adopted. While that call is recent
+    /// ([`START_SETTLE`]) it is only looked for; after that, a call that left no run never reached
+    /// DolphinScheduler, and the start is sent again. The marker of a new call is stored before it
+    /// is sent.
+    async fn start_requested_run(
+        &self,
+        target: &DolphinTarget,
+        project: i64,
+        code: i64,
+        claim: PublishClaim,
+        owner: &str,
+        publication: &Publication,
+    ) -> Result<i64> {
+        let client = &target.client;
+        if let Some(marker) = &publication.start_marker {
+            let sent_ms = now_millis() - publication.start_sent_at.unwrap_or(0);
+            let settling = sent_ms < START_SETTLE.as_millis() as i64;
+            let patience = if settling { START_LOOKUP } else { Duration::ZERO };
+            if let Some(id) =
+                client.await_run(project, code, marker, publication.start_trigger, patience).await?
+            {
+                return Ok(id);
+            }
+            if settling {
+                return Err(run_not_seen(code, marker, sent_ms));
+            }
+        }
+        let marker = uuid::Uuid::new_v4().to_string();
+        self.store.record_start_sent(claim, owner, &marker, now_millis()).await?;
+        let spec = StartSpec {
+            warning_group: target.warning_group,
+            worker_group: target.worker_group.clone(),
+            tenant: target.tenant.clone(),
+            params: Vec::new(),
+        };
+        // An error leaves the outcome unknown: the next attempt looks for the marker.
+        let trigger = match client.send_start(project, code, &spec, &marker).await? {
+            StartReceipt::Instance(id) => return Ok(id),
+            StartReceipt::Trigger(trigger) => {
+                self.store.record_start_trigger(claim.workflow_id, &marker, trigger).await?;
+                Some(trigger)
+            }
+            StartReceipt::Accepted => None,
+        };
+        client
+            .await_run(project, code, &marker, trigger, START_LOOKUP)
+            .await?
+            .ok_or_else(|| run_not_seen(code, &marker, START_LOOKUP.as_millis() as i64))
     }
 
     /// Creates or updates the schedule and puts it online (onlining a definition never onlines
@@ -459,6 +517,21 @@ impl Workflows {
         cache.insert(name.to_owned(), (id, db_type.clone(), Instant::now()));
         Ok((id, db_type))
     }
+}
+
+/// A start was sent `sent_ms` ago and its run is not seen yet: the request is put back, to look
+/// again rather than start another run.
+fn run_not_seen(code: i64, marker: &str, sent_ms: i64) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        Reason::DsUnavailable,
+        format!(
+            "the start of workflow {code} sent {} s ago has no run in DolphinScheduler yet; looking again \
+             before starting another",
+            sent_ms / 1000
+        ),
+    )
+    .with_metadata("run_marker", marker)
 }
 
 /// The DolphinScheduler task name of a node.

@@ -184,6 +184,12 @@ pub struct Publication {
     pub published_generation: i64,
     /// Whether the pending request starts the workflow once published.
     pub start_requested: bool,
+    /// The run marker of the start call an attempt sent for the pending request, if one did.
+    pub start_marker: Option<String>,
+    /// When that start call was sent.
+    pub start_sent_at: Option<EpochMillis>,
+    /// The trigger code DolphinScheduler 3.2 answered to it.
+    pub start_trigger: Option<i64>,
 }
 
 /// A task as publishing sees it.

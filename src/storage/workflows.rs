@@ -17,7 +17,8 @@ macro_rules! workflow_columns {
         "id, name, description, owner, schedule, schedule_timezone, schedule_start, schedule_end, online, \
          global_params, explicit_dependencies, version, created_at, updated_at, ds_workflow_code, \
          ds_schedule_id, publish_state, publish_generation, published_generation, publish_attempts, \
-         publish_error, start_requested, last_instance_id, published_at"
+         publish_error, start_requested, last_instance_id, published_at, start_marker, start_sent_at, \
+         start_trigger"
     };
 }
 
@@ -219,6 +220,52 @@ impl Store {
         tx.commit().await
     }
 
+    /// Records, before the start call is sent, the run marker it carries and when it is sent, so
+    /// that whoever carries out the request next looks for its run instead of starting another.
+    /// Refused when the lease was lost or a newer request arrived (it may ask for a run of its own):
+    /// the start then waits for the next attempt.
+    pub async fn record_start_sent(
+        &self,
+        claim: PublishClaim,
+        owner: &str,
+        marker: &str,
+        now: EpochMillis,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let recorded = sqlx::query(
+            "UPDATE workflow SET start_marker = ?, start_sent_at = ?, start_trigger = NULL \
+             WHERE id = ? AND lease_owner = ? AND publish_generation = ? AND start_requested = 1",
+        )
+        .bind(marker)
+        .bind(now)
+        .bind(claim.workflow_id)
+        .bind(owner)
+        .bind(claim.generation)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await?;
+        if recorded.rows_affected() == 0 {
+            return Err(Error::new(
+                ErrorKind::Aborted,
+                Reason::TransactionConflict,
+                "the publish request changed hands or a newer one arrived; the start waits for the next attempt",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records the trigger code DolphinScheduler 3.2 answered to the start that carried `marker`.
+    pub async fn record_start_trigger(&self, workflow_id: i64, marker: &str, trigger: i64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE workflow SET start_trigger = ? WHERE id = ? AND start_marker = ?")
+            .bind(trigger)
+            .bind(workflow_id)
+            .bind(marker)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await
+    }
+
     /// Ends an attempt: stores the outcome (and, when published, the task codes), releases the
     /// lease. A request that arrived meanwhile leaves the workflow PENDING for another round.
     /// Returns false when the lease had been lost to another replica (its outcome wins).
@@ -287,27 +334,52 @@ impl Store {
             return Ok(false);
         }
         if matches!(outcome, PublishOutcome::Published { .. }) {
-            sqlx::query("DELETE FROM workflow_task_code WHERE workflow_id = ?")
-                .bind(claim.workflow_id)
-                .execute(&mut *tx.tx)
-                .await?;
-            for (key, code) in codes {
-                sqlx::query(
-                    "INSERT INTO workflow_task_code (workflow_id, node_key, ds_code) VALUES (?, ?, ?)",
-                )
-                .bind(claim.workflow_id)
-                .bind(key.as_str())
-                .bind(*code)
-                .execute(&mut *tx.tx)
-                .await?;
-            }
+            tx.replace_task_codes(claim.workflow_id, codes).await?;
         }
         tx.commit().await?;
         Ok(true)
     }
+
+    /// Records the task codes of a definition as soon as DolphinScheduler holds it, so that an
+    /// attempt cut short afterwards (a run it started may exist, made of those tasks) keeps them
+    /// rather than minting new ones. Nothing is written once the lease was lost.
+    pub async fn record_task_codes(
+        &self,
+        claim: PublishClaim,
+        owner: &str,
+        codes: &BTreeMap<String, i64>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!("SELECT lease_owner FROM workflow WHERE id = ?{}", self.dialect.lock_for_update());
+        let holder: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(claim.workflow_id)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+        if holder.as_deref() == Some(owner) {
+            tx.replace_task_codes(claim.workflow_id, codes).await?;
+        }
+        tx.commit().await
+    }
 }
 
 impl Tx {
+    /// Makes `codes` the stored task codes of the workflow's nodes.
+    async fn replace_task_codes(&mut self, workflow_id: i64, codes: &BTreeMap<String, i64>) -> Result<()> {
+        sqlx::query("DELETE FROM workflow_task_code WHERE workflow_id = ?")
+            .bind(workflow_id)
+            .execute(&mut *self.tx)
+            .await?;
+        for (key, code) in codes {
+            sqlx::query("INSERT INTO workflow_task_code (workflow_id, node_key, ds_code) VALUES (?, ?, ?)")
+                .bind(workflow_id)
+                .bind(key.as_str())
+                .bind(*code)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Stores a new workflow (nothing published yet); `None` when the name is taken.
     pub async fn insert_workflow(&mut self, def: &WorkflowDef, now: EpochMillis) -> Result<Option<i64>> {
         let inserted = sqlx::query(
@@ -466,14 +538,21 @@ impl Tx {
     }
 
     /// Queues a publish of the workflow (coalescing with one already queued) and returns the
-    /// request's generation.
+    /// request's generation. A start request forgets the start call an earlier request sent: it asks
+    /// for a run of its own.
     pub async fn request_publish(&mut self, workflow_id: i64, start: bool, now: EpochMillis) -> Result<i64> {
         sqlx::query(
             "UPDATE workflow SET publish_state = 'PENDING', publish_generation = publish_generation + 1, \
              publish_attempts = 0, publish_error = '', publish_next_at = ?, \
-             start_requested = CASE WHEN ? = 1 THEN 1 ELSE start_requested END WHERE id = ?",
+             start_requested = CASE WHEN ? = 1 THEN 1 ELSE start_requested END, \
+             start_marker = CASE WHEN ? = 1 THEN NULL ELSE start_marker END, \
+             start_sent_at = CASE WHEN ? = 1 THEN NULL ELSE start_sent_at END, \
+             start_trigger = CASE WHEN ? = 1 THEN NULL ELSE start_trigger END WHERE id = ?",
         )
         .bind(now)
+        .bind(i64::from(start))
+        .bind(i64::from(start))
+        .bind(i64::from(start))
         .bind(i64::from(start))
         .bind(workflow_id)
         .execute(&mut *self.tx)
@@ -533,6 +612,9 @@ fn workflow_from_row(row: &AnyRow) -> Result<Workflow> {
             generation: row.try_get("publish_generation")?,
             published_generation: row.try_get("published_generation")?,
             start_requested: start_requested != 0,
+            start_marker: row.try_get("start_marker")?,
+            start_sent_at: row.try_get("start_sent_at")?,
+            start_trigger: row.try_get("start_trigger")?,
         },
         version: Version(row.try_get("version")?),
         created_at: row.try_get("created_at")?,

@@ -8,6 +8,7 @@ mod health;
 mod helpers;
 mod lineage;
 mod rest;
+mod runs;
 mod run_times;
 mod tables;
 mod tasks;

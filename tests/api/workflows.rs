@@ -438,6 +438,18 @@ async fn instances_are_read_stopped_rerun_and_logged(backend: Backend, family: F
             .await,
     );
     assert_eq!(rerun_refused.reason, "DS_STATE_CONFLICT", "a stopped instance cannot be stopped again");
+    // Only a finished run can be rerun: the master ends the stop a little after the call.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let request = pb::GetWorkflowInstanceRequest { workflow_instance_id: started };
+        let instance =
+            app.workflows.get_workflow_instance(request).await.unwrap().into_inner().instance.unwrap();
+        if instance.state == "STOP" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the stop never ended: {instance:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let rerun = app
         .workflows
         .rerun_workflow_instance(pb::RerunWorkflowInstanceRequest { workflow_instance_id: started })
