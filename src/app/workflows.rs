@@ -27,6 +27,9 @@ const PUBLISH_WAIT: Duration = Duration::from_secs(30);
 /// How often a waiting call looks at the database when no local worker tells it (the request
 /// may be carried out by another replica).
 const WAIT_POLL: Duration = Duration::from_millis(100);
+/// How long a rerun waits for DolphinScheduler's master to take it: the API only queues a command,
+/// and the run keeps its final state (and old task runs) until the master starts it again.
+const RERUN_WAIT: Duration = Duration::from_secs(30);
 
 /// Where and as whom workflows are published.
 #[derive(Debug, Clone)]
@@ -490,8 +493,22 @@ impl Workflows {
     pub async fn control_instance(&self, id: i64, action: ExecuteType) -> Result<WorkflowInstance> {
         let target = self.target()?;
         let project = self.project(target).await?;
+        let runs_before = match action {
+            ExecuteType::Rerun => Some(target.client.workflow_instance(project, id).await?.run_times),
+            ExecuteType::Stop => None,
+        };
         target.client.execute(project, id, action).await?;
-        let instance = target.client.workflow_instance(project, id).await?;
+        let mut instance = target.client.workflow_instance(project, id).await?;
+        // A rerun is carried out by the master a moment later (its run count goes up then): until
+        // it is, the instance still reads as the finished run, and following it would record that
+        // again and stop there.
+        if let Some(before) = runs_before {
+            let deadline = tokio::time::Instant::now() + RERUN_WAIT;
+            while instance.run_times <= before && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(WAIT_POLL * 2).await;
+                instance = target.client.workflow_instance(project, id).await?;
+            }
+        }
         // A rerun runs the tasks again under the same instance id; a stop ends them. Either way
         // the records should follow at once.
         if let Some(workflow) = self.store.workflow_of_definition(instance.workflow_code).await? {

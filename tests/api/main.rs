@@ -7,6 +7,7 @@ mod executions;
 mod health;
 mod helpers;
 mod lineage;
+mod real_dolphinscheduler;
 mod rest;
 mod runs;
 mod run_times;

@@ -400,14 +400,21 @@ async fn run(shared: &Arc<Shared>, route: Route<'_>, p: &Params) -> Result<Value
             let (pc, id, execute_type) =
                 (number(pc)?, p.required_int(names.instance_id)?, p.required("executeType")?);
             let done = shared.model().execute(pc, id, execute_type)?;
+            let master = Arc::clone(shared);
             if execute_type == "STOP" {
                 // The API only marks the run READY_STOP; the master kills its tasks, then marks it
                 // STOP (DS 3.1 `ExecutorServiceImpl.execute`, `WorkflowExecuteRunnable`).
-                let master = Arc::clone(shared);
                 let delay = shared.stop_delay(STOP_DELAY);
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
                     master.model().complete_stop(id);
+                });
+            } else if execute_type != "PAUSE" {
+                // A recovering type is a command the master carries out a little later.
+                let (delay, execute_type) = (shared.master_delay(MASTER_DELAY), execute_type.to_owned());
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    master.model().complete_recovery(id, &execute_type);
                 });
             }
             Ok(done)

@@ -1215,7 +1215,10 @@ impl Model {
 
     /// `executors/execute` (§9.2): the state checks of DS's `checkExecuteType`; recovering types need
     /// the definition ONLINE. A STOP marks the run READY_STOP, as DS's API does; the master's part,
-    /// [`Model::complete_stop`], follows. PAUSE takes effect at once here (DS passes READY_PAUSE).
+    /// [`Model::complete_stop`], follows. A recovering type (a rerun) only inserts a command, as DS
+    /// 3.1's `ExecutorServiceImpl` does: the run keeps its final state until the master takes the
+    /// command ([`Model::complete_recovery`]). PAUSE takes effect at once here (DS passes
+    /// READY_PAUSE).
     pub fn execute(&mut self, project: i64, id: i64, execute_type: &str) -> Result<Value, DsError> {
         let index = self.instance_index(project, id)?;
         let instance = &self.instances[index];
@@ -1245,16 +1248,22 @@ impl Model {
                 if let Some(definition) = self.definitions.iter().find(|d| d.code == code) {
                     self.require_online(definition)?;
                 }
-                let mut instance = self.instances.remove(index);
-                instance.state = "RUNNING_EXECUTION".into();
-                instance.command_type = execute_type.to_string();
-                instance.run_times += 1;
-                instance.end_time = None;
-                self.start_tasks(&mut instance);
-                self.instances.insert(index, instance);
             }
         }
         Ok(Value::Null)
+    }
+
+    /// The master's part of a recovering command: the run starts again (`runTimes` + 1, new task
+    /// runs) unless it is running already.
+    pub fn complete_recovery(&mut self, id: i64, execute_type: &str) {
+        let Some(index) = self.instances.iter().position(|i| i.id == id && !i.running()) else { return };
+        let mut instance = self.instances.remove(index);
+        instance.state = "RUNNING_EXECUTION".into();
+        instance.command_type = execute_type.to_string();
+        instance.run_times += 1;
+        instance.end_time = None;
+        self.start_tasks(&mut instance);
+        self.instances.insert(index, instance);
     }
 
     /// The master's part of a STOP: a run still READY_STOP has its tasks killed and is STOP.

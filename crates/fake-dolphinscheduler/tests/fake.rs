@@ -393,7 +393,10 @@ async fn control_and_logs(family: Family) {
     assert_eq!(tasks.data()["taskList"][0]["state"], "KILL");
     assert_eq!(control(&ds, pc, "STOP", id).await, 50006);
     assert_eq!(control(&ds, pc, "REPEAT_RUNNING", id).await, 0);
-    assert_eq!(ds.fake.instances()[0].run_times, 2);
+    // The API only queues the rerun: the run reads STOP until the master starts it again.
+    assert_eq!(ds.fake.instances()[0].state, "STOP");
+    eventually(|| async { (ds.fake.instances()[0].run_times == 2).then_some(()) }).await;
+    assert_eq!(ds.fake.instances()[0].state, "RUNNING_EXECUTION");
     assert_eq!(control(&ds, pc, "STOP", 999).await, 50001);
 
     // Logs of the current task instance.

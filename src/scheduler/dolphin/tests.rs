@@ -410,8 +410,18 @@ async fn starts_and_controls_runs(family: FakeFamily) {
     let error = client.execute(project, first, ExecuteType::Stop).await.expect_err("stopped");
     assert_reason(&error, Reason::DsStateConflict, Some("50006"));
     client.execute(project, first, ExecuteType::Rerun).await.expect("rerun");
-    let run = client.workflow_instance(project, first).await.expect("instance");
-    assert_eq!((run.state.as_str(), run.run_times), ("RUNNING_EXECUTION", 2));
+    // DS queues a rerun for its master: the run reads as it was until the master takes it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let run = loop {
+        let run = client.workflow_instance(project, first).await.expect("instance");
+        if run.run_times == 2 {
+            break run;
+        }
+        assert_eq!(run.state, "STOP", "until the master takes the rerun");
+        assert!(tokio::time::Instant::now() < deadline, "the rerun never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(run.state, "RUNNING_EXECUTION");
 
     ds.set_instance_state(second, "SUCCESS");
     assert_eq!(client.workflow_instance(project, second).await.expect("instance").state, "SUCCESS");
