@@ -83,8 +83,17 @@ mvn_ds() {
     | sed $'s/\e\\[[0-9;]*m//g' >&2
 }
 
+# Java 17 and Maven come with this kind of machine; a bare Debian gets them from its packages.
+ensure_java() {
+  command -v java >/dev/null && command -v mvn >/dev/null && return
+  say "installing a JDK and Maven"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null
+}
+
 fetch() {
   local version=$1 cache="$cache_root/$1"
+  ensure_java
   if [ -f "$cache/.complete" ]; then
     echo "$cache"
     return
