@@ -31,8 +31,8 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
         Some(Command::Migrate) => {
             let settings = settings(ServeArgs::default());
             let store = Store::connect(settings.database_url.expose(), &settings.pool)?;
-            store.migrate().await?;
-            tracing::info!(database = %settings.database_url, "migrations applied");
+            let version = store.migrate().await?;
+            tracing::info!(database = %settings.database_url, schema_version = version.applied, "migrations applied");
             store.close().await;
             Ok(())
         }

@@ -8,6 +8,7 @@ mod datasources;
 mod error;
 mod executions;
 mod lineage;
+mod migrate;
 mod tables;
 mod tasks;
 mod workflows;
@@ -25,6 +26,7 @@ pub use executions::{
     ExecutionCursor, ExecutionFilter, FollowedRun, PollOutcome, StoredReport, execution_not_found,
 };
 pub use lineage::{Changed, Link, Node, TableNode, TaskNode};
+pub use migrate::SchemaVersion;
 pub use tables::{TableFilter, TableIo, table_in_use, table_not_found};
 pub use tasks::{TaskFilter, task_not_found};
 pub use workflows::{PublishClaim, PublishOutcome, workflow_not_found};
@@ -109,9 +111,14 @@ impl Dialect {
         }
     }
 
+    /// The embedded migrations. sqlx's lock is off: ours is taken first (see `migrate`). Versions
+    /// this binary does not know are accepted: a newer replica applied them (see `SchemaVersion`).
     fn migrator(self) -> &'static sqlx::migrate::Migrator {
-        static MYSQL: sqlx::migrate::Migrator = sqlx::migrate!("migrations/mysql");
-        static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+        use sqlx::migrate::Migrator;
+        static MYSQL: Migrator =
+            Migrator { locking: false, ignore_missing: true, ..sqlx::migrate!("migrations/mysql") };
+        static SQLITE: Migrator =
+            Migrator { locking: false, ignore_missing: true, ..sqlx::migrate!("migrations/sqlite") };
         match self {
             Dialect::MySql => &MYSQL,
             Dialect::Sqlite => &SQLITE,
@@ -144,6 +151,8 @@ pub struct Store {
     /// SQLite has one writer at a time. Queueing writers here, rather than letting them poll
     /// the file lock (busy timeout), keeps write latency flat under concurrency.
     sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    /// The file whose lock admits one migrating process at a time, on SQLite (see `migrate`).
+    sqlite_migrate_lock: Option<std::path::PathBuf>,
 }
 
 impl Store {
@@ -153,8 +162,11 @@ impl Store {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of_url(url)?;
         let mut url = url.to_owned();
+        let mut sqlite_migrate_lock = None;
         if dialect == Dialect::Sqlite {
-            url = prepare_sqlite_file(&url)?;
+            let (prepared, file) = prepare_sqlite_file(&url)?;
+            url = prepared;
+            sqlite_migrate_lock = Some(migrate::sqlite_lock_path(&file));
         }
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| Error::invalid_field("database_url", e.to_string()))?;
@@ -183,15 +195,7 @@ impl Store {
         };
         let pool = pool_with(settings.max_connections);
         let lineage_pool = pool_with(LINEAGE_CONNECTIONS);
-        Ok(Store { pool, lineage_pool, dialect, sqlite_writer: Arc::default() })
-    }
-
-    /// Applies pending migrations.
-    pub async fn migrate(&self) -> Result<()> {
-        self.dialect.migrator().run(&self.pool).await.map_err(|e| match e {
-            sqlx::migrate::MigrateError::Execute(e) => Error::from(e),
-            other => Error::internal(format!("migration failed: {other}")),
-        })
+        Ok(Store { pool, lineage_pool, dialect, sqlite_writer: Arc::default(), sqlite_migrate_lock })
     }
 
     /// Whether the database answers a trivial query.
@@ -257,8 +261,9 @@ impl Tx {
     }
 }
 
-/// `sqlite://path?query` → the same URL with `mode=rwc`, after creating the directory.
-fn prepare_sqlite_file(url: &str) -> Result<String> {
+/// `sqlite://path?query` → the same URL with `mode=rwc`, and the path, after creating the
+/// directory.
+fn prepare_sqlite_file(url: &str) -> Result<(String, String)> {
     let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path.is_empty() || path == ":memory:" {
@@ -279,7 +284,7 @@ fn prepare_sqlite_file(url: &str) -> Result<String> {
     } else {
         format!("{query}&mode=rwc")
     };
-    Ok(format!("sqlite://{path}?{query}"))
+    Ok((format!("sqlite://{path}?{query}"), path.to_owned()))
 }
 
 /// ALREADY_EXISTS with `reason` when `e` is a unique-key violation of a `what` named `name`

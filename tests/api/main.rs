@@ -7,6 +7,7 @@ mod executions;
 mod health;
 mod helpers;
 mod lineage;
+mod replicas;
 mod real_dolphinscheduler;
 mod rest;
 mod runs;
