@@ -107,6 +107,7 @@ impl Application {
         ));
         let monitor = tokio::spawn(crate::grpc::watch_database(
             self.store.clone(),
+            catalog.clone(),
             reporter,
             Duration::from_millis(self.settings.serve.health_check_interval_ms.max(10)),
             shutdown.clone(),
@@ -129,7 +130,7 @@ impl Application {
 
         // One set of services, served over gRPC and called in-process by the REST gateway.
         let routes = crate::grpc::routes(&catalog, &workflows, &data_sources, &executions, health);
-        let rest_app = crate::rest::router(routes.clone(), self.store.clone())
+        let rest_app = crate::rest::router(routes.clone(), self.store.clone(), catalog.clone())
             .merge(crate::rest::webhook::routes(executions.clone()))
             .layer(
                 tower::ServiceBuilder::new()

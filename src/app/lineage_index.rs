@@ -113,6 +113,11 @@ impl LineageIndex {
         }
     }
 
+    /// Whether the first load has succeeded.
+    pub fn is_loaded(&self) -> bool {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
     /// Loads the index now if it has not been loaded yet, so that a query arriving before the
     /// background load finishes waits for it instead of failing.
     pub async fn ensure_loaded(&self, store: &Store) -> Result<()> {

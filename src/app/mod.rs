@@ -46,6 +46,12 @@ impl Catalog {
     pub async fn refresh_lineage(&self) -> Result<()> {
         self.lineage.refresh(&self.store).await
     }
+
+    /// Whether the lineage index has been loaded, so that lineage questions and cycle checks can
+    /// be answered (readiness waits for it).
+    pub fn lineage_loaded(&self) -> bool {
+        self.lineage.is_loaded()
+    }
 }
 
 /// How often a transaction that collided with a concurrent one is tried in all.

@@ -7,32 +7,45 @@ use tokio_util::sync::CancellationToken;
 use tonic_health::server::HealthReporter;
 
 use super::{HEALTH_PROBE_TIMEOUT, WORKFLOW_SERVICE_NAME, set_health};
+use crate::app::Catalog;
 use crate::scheduler::dolphin::DolphinClient;
 use crate::storage::Store;
 
+/// How often readiness is checked while the lineage index loads.
+const LOADING_PROBE_INTERVAL: Duration = Duration::from_millis(20);
+
 /// Probes the database every `interval` until `shutdown`, flipping health when the answer
-/// changes. Starts NOT_SERVING until the first probe succeeds.
+/// changes. Starts NOT_SERVING until the first probe succeeds and the lineage index is loaded
+/// (migrations are applied before the server starts), so that a replica taken into a load
+/// balancer answers every call.
 pub async fn watch_database(
     store: Store,
+    catalog: Catalog,
     reporter: HealthReporter,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
     let mut serving = None;
     loop {
-        let up = matches!(tokio::time::timeout(HEALTH_PROBE_TIMEOUT, store.ping()).await, Ok(Ok(())));
+        let answers = matches!(tokio::time::timeout(HEALTH_PROBE_TIMEOUT, store.ping()).await, Ok(Ok(())));
+        let loaded = catalog.lineage_loaded();
+        let up = answers && loaded;
         if serving != Some(up) {
             if up {
-                tracing::info!("database answers: SERVING");
+                tracing::info!("database answers and the lineage index is loaded: SERVING");
+            } else if answers {
+                tracing::info!("the lineage index is loading: NOT_SERVING");
             } else {
                 tracing::warn!("database does not answer: NOT_SERVING");
             }
             set_health(&reporter, up).await;
             serving = Some(up);
         }
+        // The index loads moments after start: look again soon rather than a whole interval later.
+        let pause = if answers && !loaded { interval.min(LOADING_PROBE_INTERVAL) } else { interval };
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = tokio::time::sleep(interval) => {}
+            () = tokio::time::sleep(pause) => {}
         }
     }
     set_health(&reporter, false).await;

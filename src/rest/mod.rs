@@ -7,7 +7,8 @@
 //! `{"code", "message", "details"}` with the HTTP status grpc-gateway maps its code to.
 //!
 //! Besides the API: `GET /openapi.json` (an OpenAPI 3.0 document generated from the same table),
-//! `GET /healthz` (the process runs) and `GET /readyz` (the database answers).
+//! `GET /healthz` (the process runs) and `GET /readyz` (the database answers and the lineage index
+//! is loaded).
 
 mod call;
 mod error;
@@ -30,6 +31,7 @@ use prost_reflect::DescriptorPool;
 use serde_json::{Value, json};
 use tonic::service::Routes;
 
+use crate::app::Catalog;
 use crate::storage::Store;
 use gateway::{Gateway, RouteTable};
 
@@ -86,7 +88,7 @@ pub fn http_rules() -> Vec<HttpBinding> {
 
 /// The REST server: the gateway (as the fallback, so that other routes can be merged in),
 /// `GET /openapi.json`, `GET /healthz` and `GET /readyz`.
-pub fn router(grpc: Routes, store: Store) -> Router {
+pub fn router(grpc: Routes, store: Store, catalog: Catalog) -> Router {
     let gateway = Gateway::new(route_table(), descriptor_pool(), grpc);
     let openapi = Bytes::from(openapi::document(route_table()).to_string());
     Router::new()
@@ -98,12 +100,18 @@ pub fn router(grpc: Routes, store: Store) -> Router {
             }),
         )
         .route("/healthz", get(|| async { json_response(StatusCode::OK, &json!({"status": "SERVING"})) }))
-        .route("/readyz", get(move || ready(store.clone())))
+        .route("/readyz", get(move || ready(store.clone(), catalog.clone())))
         .fallback(move |request: Request| gateway.clone().handle(request))
 }
 
-/// 200 while the database answers, 503 with the reason otherwise.
-async fn ready(store: Store) -> Response {
+/// 200 while the database answers and the lineage index is loaded, 503 with the reason otherwise.
+async fn ready(store: Store, catalog: Catalog) -> Response {
+    if !catalog.lineage_loaded() {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"status": "NOT_SERVING", "error": "the lineage index is loading"}),
+        );
+    }
     match tokio::time::timeout(READY_PROBE_TIMEOUT, store.ping()).await {
         Ok(Ok(())) => json_response(StatusCode::OK, &json!({"status": "SERVING"})),
         Ok(Err(e)) => json_response(

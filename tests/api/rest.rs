@@ -396,7 +396,14 @@ async fn health_readiness_and_request_ids(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let health = get(&app, "/healthz").await;
     assert_eq!((health.status, &health.json), (200, &json!({"status": "SERVING"})));
-    let ready = get(&app, "/readyz").await;
+    // Ready once the lineage index has loaded, moments after start.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut ready = get(&app, "/readyz").await;
+    while ready.status != 200 && std::time::Instant::now() < deadline {
+        assert_eq!(ready.json["status"], json!("NOT_SERVING"), "{}", ready.json);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        ready = get(&app, "/readyz").await;
+    }
     assert_eq!((ready.status, &ready.json["status"]), (200, &json!("SERVING")));
 
     let response = reqwest::Client::new()
