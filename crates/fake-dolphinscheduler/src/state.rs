@@ -349,7 +349,11 @@ impl Model {
             "pageSize": page.size, "currentPage": page.no, "pageNo": page.no,
         });
         if self.family == Family::V3_1 {
+            // 3.1.1's PageInfo has `start` and no `pageNo` (seen on the real server).
             info["start"] = json!(start);
+            if let Some(fields) = info.as_object_mut() {
+                fields.remove("pageNo");
+            }
         }
         info
     }
@@ -423,7 +427,7 @@ impl Model {
     // ---- projects, datasources, task codes (§5, §6) ----
 
     fn project(&self, code: i64) -> Result<&Project, DsError> {
-        self.projects.iter().find(|p| p.code == code).ok_or_else(|| DsError::project_not_found(code))
+        self.projects.iter().find(|p| p.code == code).ok_or_else(DsError::project_not_found)
     }
 
     fn project_json(&self, p: &Project) -> Value {
@@ -586,8 +590,13 @@ impl Model {
         Ok(self.dag_json(&self.definitions[index]))
     }
 
+    /// `query-by-name`. 3.1.1's query joins the definition's creator to its tenant: the user here
+    /// has none (as DS's admin is installed), so 3.1 finds nothing, as the real server does.
     pub fn definition_by_name(&self, project: i64, name: &str) -> Result<Value, DsError> {
         self.project(project)?;
+        if self.family == Family::V3_1 {
+            return Err(DsError::definition_not_exist(self.names(), name));
+        }
         self.definitions
             .iter()
             .find(|d| d.project_code == project && d.body.name == name)
@@ -1184,7 +1193,9 @@ impl Model {
             .collect();
         // `start_time desc` (§10.1); ids break ties within a second.
         found.sort_by(|a, b| (&b.start_time, b.id).cmp(&(&a.start_time, a.id)));
-        let items = found.into_iter().map(|i| self.instance_json(i, false)).collect();
+        // 3.1.1's list rows are whole instances, commandParam included (seen on the real server).
+        let full = self.family == Family::V3_1;
+        let items = found.into_iter().map(|i| self.instance_json(i, full)).collect();
         Ok(self.page(items, page))
     }
 

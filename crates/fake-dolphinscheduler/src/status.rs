@@ -64,8 +64,10 @@ impl DsError {
         Self::new(10017, format!("tenant [{tenant}] not exists"))
     }
 
-    pub fn project_not_found(code: i64) -> Self {
-        Self::new(10018, format!("project {code} not found "))
+    /// What a project-scoped call answers for a missing project (3.1.1's `checkProjectAndAuth`,
+    /// `PROJECT_NOT_EXIST`).
+    pub fn project_not_found() -> Self {
+        Self::new(10190, "This project was not found. Please refresh page.")
     }
 
     pub fn project_exists(name: &str) -> Self {

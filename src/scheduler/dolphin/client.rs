@@ -33,6 +33,8 @@ const RUN_LOOKUP_FIRST_PAUSE: Duration = Duration::from_millis(20);
 const RUN_LOOKUP_MAX_PAUSE: Duration = Duration::from_millis(500);
 /// Instances examined per lookup of a run by its marker: the newest first (§9.1).
 const RUN_LOOKUP_PAGE: u32 = 20;
+/// Definitions examined when a name lookup is confirmed by the list (those containing the name).
+const NAME_SEARCH_PAGE: u32 = 100;
 
 /// What DS answered to a start (§9.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,21 +234,34 @@ impl DolphinClient {
         Ok(try_join_all(batches).await?.into_iter().flatten().collect())
     }
 
-    /// The definition named `name` in `project`, if any (§7.1 query-by-name; `50003` = none).
+    /// The definition named `name` in `project`, if any (§7.1 query-by-name; `50003` = none,
+    /// confirmed by the definition list where that answer can be wrong).
     pub async fn find_workflow(&self, project: i64, name: &str) -> Result<Option<DagSummary>> {
         let family = self.family_in(project).await?;
-        let call = Call::get(
-            format!("{}/query-by-name", family.definitions(project)),
-            format!("find workflow {name}"),
-        )
-        .query("name", name);
-        match self.transport().exchange(&call).await?.outcome() {
-            Outcome::Data(dag) => {
-                DagSummary::from_ds(&dag, family.dag_definition_key(), call.what()).map(Some)
+        let definitions = family.definitions(project);
+        let call = Call::get(format!("{definitions}/query-by-name"), format!("find workflow {name}"))
+            .query("name", name);
+        let dag = match self.transport().exchange(&call).await?.outcome() {
+            Outcome::Data(dag) => dag,
+            Outcome::Refused { code: 50003, .. } if family.name_lookup_needs_a_tenant() => {
+                let list = Call::get(definitions.clone(), format!("look for workflow {name}"))
+                    .query("searchVal", name)
+                    .query("pageNo", 1)
+                    .query("pageSize", NAME_SEARCH_PAGE);
+                let page = self.transport().call(&list).await?;
+                // searchVal matches names that contain it: only the same name counts.
+                let code = rows(&page)
+                    .iter()
+                    .find(|d| text(d, "name").as_deref() == Some(name))
+                    .and_then(|d| int(d, "code"));
+                let Some(code) = code else { return Ok(None) };
+                let read = Call::get(format!("{definitions}/{code}"), format!("read workflow {name}"));
+                self.transport().call(&read).await?
             }
-            Outcome::Refused { code: 50003, .. } => Ok(None),
-            other => Err(outcome_error(other, &call)),
-        }
+            Outcome::Refused { code: 50003, .. } => return Ok(None),
+            other => return Err(outcome_error(other, &call)),
+        };
+        DagSummary::from_ds(&dag, family.dag_definition_key(), call.what()).map(Some)
     }
 
     /// Creates an (offline) definition; returns its code.
@@ -468,20 +483,23 @@ impl DolphinClient {
             if !examined.insert(id) {
                 continue;
             }
-            // List rows are slim (no commandParam). Scheduled and complement runs are never ours; a
-            // started run's command changes when it is stopped or rerun, so other kinds are read.
+            // Scheduled and complement runs are never ours; a started run's command changes when it
+            // is stopped or rerun, so other kinds are looked at.
             if text(row, "commandType").is_some_and(|kind| kind == "SCHEDULER" || kind == "COMPLEMENT_DATA") {
                 continue;
             }
-            let call = Call::get(format!("{}/{id}", family.instances(project)), format!("read run {id}"));
-            let instance = self.transport().call(&call).await?;
+            // 3.1.1's list rows carry commandParam; where a row is slim, the instance is read.
+            let command_param = match row.get("commandParam") {
+                Some(param) => command_param_text(param),
+                None => {
+                    let call =
+                        Call::get(format!("{}/{id}", family.instances(project)), format!("read run {id}"));
+                    let instance = self.transport().call(&call).await?;
+                    instance.get("commandParam").map(command_param_text).unwrap_or_default()
+                }
+            };
             // The marker is a fresh UUID: finding its text anywhere in commandParam is proof
             // enough, whatever the nesting and escaping of the start parameters.
-            let command_param = match instance.get("commandParam") {
-                Some(Value::String(text)) => text.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            };
             if command_param.contains(marker) {
                 return Ok(Some(id));
             }
@@ -659,4 +677,13 @@ fn not_found_in_time(workflow: i64, marker: &str) -> Error {
         START_SETTLE.as_secs()
     ))
     .with_metadata("run_marker", marker)
+}
+
+/// An instance's `commandParam` as text (a JSON string, or JSON itself).
+fn command_param_text(param: &Value) -> String {
+    match param {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }

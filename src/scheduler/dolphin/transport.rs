@@ -156,11 +156,13 @@ pub(crate) fn reason_for(code: i64, context: Context) -> Reason {
     match code {
         10013 | 10004 | 10148 | 10043 if context == Context::Login => Reason::DsLoginFailed,
         10001 if context == Context::Definition => Reason::DsDefinitionInvalid,
-        30001 | 30002 | 30003 | 10190 => Reason::DsPermissionDenied,
+        30001..=30003 => Reason::DsPermissionDenied,
         50017 | 50018 | 50019 | 50020 | 50030 | 50036 | 50035 | 10024 | 1400004 => {
             Reason::DsDefinitionInvalid
         }
-        10018 | 50001 | 50003 | 10008 | 10203 => Reason::DsNotFound,
+        // 10190 is what 3.1.1 answers for a missing project (`PROJECT_NOT_EXIST`, "This project
+        // was not found"), 10018 its older twin.
+        10018 | 10190 | 50001 | 50003 | 10008 | 10203 => Reason::DsNotFound,
         50004 | 50005 | 50006 | 50008 | 50021 | 50023 | 10023 | 10126 | 10163 | 10204 | 10191 => {
             Reason::DsStateConflict
         }
@@ -686,7 +688,7 @@ mod tests {
             (10001, Context::Definition, Reason::DsDefinitionInvalid),
             (10001, Context::Other, Reason::DsRejected),
             (30002, Context::Other, Reason::DsPermissionDenied),
-            (10190, Context::Definition, Reason::DsPermissionDenied),
+            (10190, Context::Definition, Reason::DsNotFound),
             (50020, Context::Definition, Reason::DsDefinitionInvalid),
             (10024, Context::Other, Reason::DsDefinitionInvalid),
             (1400004, Context::Definition, Reason::DsDefinitionInvalid),
