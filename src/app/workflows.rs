@@ -235,7 +235,7 @@ impl Workflows {
         violations.into_result(())?;
         check_global_params(&sync.global_params)?;
         let explicit = !sync.dependencies.is_empty();
-        let generation = with_retries(|| async {
+        with_retries(|| async {
             let mut tx = self.store.begin_write().await?;
             tx.lock_workflow(workflow.id).await?;
             tx.set_workflow_tasks(workflow.id, &ids, &sync.positions, &sync.dependencies).await?;
@@ -244,12 +244,11 @@ impl Workflows {
             changed.explicit_dependencies = explicit.then(Vec::new);
             changed.global_params = sync.global_params.clone();
             tx.update_workflow(&changed, now_millis()).await?;
-            let generation = tx.request_publish(workflow.id, false, now_millis()).await?;
-            tx.commit().await?;
-            Ok(generation)
+            tx.request_publish(workflow.id, false, now_millis()).await?;
+            tx.commit().await
         })
         .await?;
-        self.after_request(workflow.id, generation, wait).await
+        self.after_request(workflow.id, wait).await
     }
 
     /// Publishes a workflow as it is now; with `start`, starts it once published.
@@ -257,8 +256,8 @@ impl Workflows {
         self.target()?;
         let workflow = self.store.get_workflow(lookup).await?;
         self.check_publishable(&workflow, start).await?;
-        let generation = self.request(workflow.id, start, |_| Ok(())).await?;
-        self.after_request(workflow.id, generation, wait).await
+        self.request(workflow.id, start, |_| Ok(())).await?;
+        self.after_request(workflow.id, wait).await
     }
 
     /// Publishes a task's workflow, first creating one named after the task (with the task's
@@ -312,13 +311,12 @@ impl Workflows {
         self.target()?;
         let workflow = self.store.get_workflow(lookup).await?;
         self.check_publishable(&workflow, false).await?;
-        let generation = self
-            .request(workflow.id, false, |w| {
-                w.online = online;
-                Ok(())
-            })
-            .await?;
-        self.after_request(workflow.id, generation, wait).await
+        self.request(workflow.id, false, |w| {
+            w.online = online;
+            Ok(())
+        })
+        .await?;
+        self.after_request(workflow.id, wait).await
     }
 
     /// Sets or removes a workflow's schedule; a scheduled workflow is put ONLINE.
@@ -331,16 +329,15 @@ impl Workflows {
         self.target()?;
         let workflow = self.store.get_workflow(lookup).await?;
         self.check_publishable(&workflow, false).await?;
-        let generation = self
-            .request(workflow.id, false, |w| {
-                if schedule.is_some() {
-                    w.online = true;
-                }
-                w.schedule = schedule.clone();
-                Ok(())
-            })
-            .await?;
-        self.after_request(workflow.id, generation, wait).await
+        self.request(workflow.id, false, |w| {
+            if schedule.is_some() {
+                w.online = true;
+            }
+            w.schedule = schedule.clone();
+            Ok(())
+        })
+        .await?;
+        self.after_request(workflow.id, wait).await
     }
 
     /// The time zone schedules default to.
@@ -354,16 +351,15 @@ impl Workflows {
         id: i64,
         start: bool,
         change: impl Fn(&mut Workflow) -> Result<()>,
-    ) -> Result<i64> {
+    ) -> Result<()> {
         with_retries(|| async {
             let mut tx = self.store.begin_write().await?;
             tx.lock_workflow(id).await?;
             let mut workflow = self.store.get_workflow(&Lookup::Id(id)).await?;
             change(&mut workflow)?;
             tx.update_workflow(&workflow, now_millis()).await?;
-            let generation = tx.request_publish(id, start, now_millis()).await?;
-            tx.commit().await?;
-            Ok(generation)
+            tx.request_publish(id, start, now_millis()).await?;
+            tx.commit().await
         })
         .await
     }
@@ -394,18 +390,21 @@ impl Workflows {
         Ok(())
     }
 
-    /// Tells the local publisher, then waits (unless `wait` is false) for the request to be
-    /// carried out, by this replica or another, and returns the workflow as it then is.
-    async fn after_request(&self, id: i64, generation: i64, wait: bool) -> Result<Workflow> {
+    /// Tells the local publisher, then waits (unless `wait` is false) until the workflow has
+    /// settled: the newest request, this call's or a later one from another caller (on any
+    /// replica), is carried out or has failed. The answer is then the final state, not a PENDING
+    /// that a concurrent request put back after this one's was done.
+    async fn after_request(&self, id: i64, wait: bool) -> Result<Workflow> {
         self.requested.notify_one();
         let deadline = tokio::time::Instant::now() + PUBLISH_WAIT;
         loop {
             let finished = self.finished.notified();
             let workflow = self.store.get_workflow(&Lookup::Id(id)).await?;
             let publication = &workflow.publication;
-            let done = publication.published_generation >= generation
-                || (publication.state == PublishState::Failed && publication.generation == generation);
-            if done || !wait || tokio::time::Instant::now() >= deadline {
+            // A FAILED state is always the newest request's: a newer one puts it back to PENDING.
+            let settled = publication.published_generation >= publication.generation
+                || publication.state == PublishState::Failed;
+            if settled || !wait || tokio::time::Instant::now() >= deadline {
                 return Ok(workflow);
             }
             let _ = tokio::time::timeout(WAIT_POLL, finished).await;

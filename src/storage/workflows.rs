@@ -537,10 +537,10 @@ impl Tx {
         Ok(())
     }
 
-    /// Queues a publish of the workflow (coalescing with one already queued) and returns the
-    /// request's generation. A start request forgets the start call an earlier request sent: it asks
-    /// for a run of its own.
-    pub async fn request_publish(&mut self, workflow_id: i64, start: bool, now: EpochMillis) -> Result<i64> {
+    /// Queues a publish of the workflow (coalescing with one already queued) under a new
+    /// generation. A start request forgets the start call an earlier request sent: it asks for a
+    /// run of its own.
+    pub async fn request_publish(&mut self, workflow_id: i64, start: bool, now: EpochMillis) -> Result<()> {
         sqlx::query(
             "UPDATE workflow SET publish_state = 'PENDING', publish_generation = publish_generation + 1, \
              publish_attempts = 0, publish_error = '', publish_next_at = ?, \
@@ -557,10 +557,7 @@ impl Tx {
         .bind(workflow_id)
         .execute(&mut *self.tx)
         .await?;
-        Ok(sqlx::query_scalar("SELECT publish_generation FROM workflow WHERE id = ?")
-            .bind(workflow_id)
-            .fetch_one(&mut *self.tx)
-            .await?)
+        Ok(())
     }
 }
 

@@ -511,6 +511,8 @@ async fn two_replicas_create_a_workflow_once(backend: Backend, family: Family) {
     let request = pb::PublishTaskRequest { id: task.id, ..Default::default() };
     let (a, b) = tokio::join!(first.tasks.publish_task(request.clone()), second.tasks.publish_task(request));
     let (a, b) = (a.unwrap().into_inner().workflow.unwrap(), b.unwrap().into_inner().workflow.unwrap());
+    // Both calls wait for the outcome, whichever replica carried the publish out.
+    assert_eq!((state(&a), state(&b)), (pb::PublishState::Published, pb::PublishState::Published));
     let published = wait_for(&mut first, a.id, pb::PublishState::Published).await;
     assert_eq!(a.id, b.id, "one workflow");
     let creates = fake
