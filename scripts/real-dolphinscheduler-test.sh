@@ -34,7 +34,11 @@ for version in "${versions[@]}"; do
   # shellcheck disable=SC2064 # the directory of this iteration is meant
   trap "scripts/dolphinscheduler.sh stop --dir '$dir' --purge >/dev/null 2>&1 || true" EXIT
   scripts/dolphinscheduler.sh start "$version" --dir "$dir" >/dev/null
+  # Not `( … ) || …`: errexit is off inside a subshell whose failure is handled that way, and a
+  # failed test run would pass unnoticed.
+  set +e
   (
+    set -e
     set -a
     # shellcheck disable=SC1091
     . "$dir/env"
@@ -44,11 +48,14 @@ for version in "${versions[@]}"; do
     cargo test --quiet --test api real_dolphinscheduler:: -- --ignored --skip outage --test-threads=2
     cargo test --quiet --test api real_dolphinscheduler::sqlite::an_outage -- --ignored
     cargo test --quiet --test api real_dolphinscheduler::mariadb::an_outage -- --ignored
-  ) || {
+  )
+  status=$?
+  set -e
+  if [ "$status" -ne 0 ]; then
     echo "real-dolphinscheduler-test: DolphinScheduler $version failed; its log ends:" >&2
     tail -n 60 "$(sed -n "s/^DS_LOG=//p" "$dir/env")" >&2 || true
     exit 1
-  }
+  fi
   scripts/dolphinscheduler.sh stop --dir "$dir" --purge >/dev/null
   trap - EXIT
   ran+=("$version")

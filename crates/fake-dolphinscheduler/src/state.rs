@@ -1193,9 +1193,17 @@ impl Model {
             .collect();
         // `start_time desc` (§10.1); ids break ties within a second.
         found.sort_by(|a, b| (&b.start_time, b.id).cmp(&(&a.start_time, a.id)));
-        // 3.1.1's list rows are whole instances, commandParam included (seen on the real server).
-        let full = self.family == Family::V3_1;
-        let items = found.into_iter().map(|i| self.instance_json(i, full)).collect();
+        let items = found
+            .into_iter()
+            .map(|i| {
+                let mut row = self.instance_json(i, false);
+                // 3.1.1's list rows have the key, but null (seen on the real server).
+                if self.family == Family::V3_1 {
+                    row["commandParam"] = Value::Null;
+                }
+                row
+            })
+            .collect();
         Ok(self.page(items, page))
     }
 

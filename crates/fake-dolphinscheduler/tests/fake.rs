@@ -148,8 +148,8 @@ async fn lifecycle(family: Family) {
                 (!rows.is_empty()).then_some(rows)
             })
             .await;
-            // 3.1.1's list rows are whole instances, the start parameters included.
-            assert!(list[0]["commandParam"].as_str().is_some_and(|p| p.contains("run-1")), "{}", list[0]);
+            // 3.1.1's list rows have a null commandParam: the instance must be read for it.
+            assert!(list[0].get("commandParam").is_some_and(Value::is_null), "{}", list[0]);
             list[0]["id"].as_i64().unwrap()
         }
         Family::V3_2 => {

@@ -488,8 +488,9 @@ impl DolphinClient {
             if text(row, "commandType").is_some_and(|kind| kind == "SCHEDULER" || kind == "COMPLEMENT_DATA") {
                 continue;
             }
-            // 3.1.1's list rows carry commandParam; where a row is slim, the instance is read.
-            let command_param = match row.get("commandParam") {
+            // List rows carry no commandParam (3.1.1 has the key, null): the instance is read,
+            // unless a row does carry it.
+            let command_param = match row.get("commandParam").filter(|param| !param.is_null()) {
                 Some(param) => command_param_text(param),
                 None => {
                     let call =
@@ -683,7 +684,6 @@ fn not_found_in_time(workflow: i64, marker: &str) -> Error {
 fn command_param_text(param: &Value) -> String {
     match param {
         Value::String(text) => text.clone(),
-        Value::Null => String::new(),
         other => other.to_string(),
     }
 }
