@@ -184,7 +184,7 @@ async fn assert_true_times(app: &mut TestApp, fake: &FakeDolphinScheduler, insta
 
 async fn polled_runs_keep_dolphinschedulers_instants(backend: Backend, family: Family) {
     let (mut app, fake) =
-        spawn(backend, family, Setup { poll: true, server_zone: "UTC", user_zone: None }).await;
+        spawn(backend, family, Setup { poll: true, server_zone: SERVER_ZONE, user_zone: None }).await;
     fake.drop_alerts(true);
     let instance = run_example(&mut app, &fake).await;
     assert_true_times(&mut app, &fake, instance).await;
