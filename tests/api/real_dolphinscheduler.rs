@@ -389,7 +389,7 @@ impl Portal {
 
     /// The one finished run of `task`.
     async fn finished_run(&mut self, task: i64) -> pb::Execution {
-        let runs = self.runs_when(task, |runs| runs.iter().any(|r| is_final(r) && runs.len() == 1)).await;
+        let runs = self.runs_when(task, |runs| matches!(runs, [run] if is_final(run))).await;
         runs[0].clone()
     }
 
